@@ -1,0 +1,3 @@
+from .runner_config import Config, DictAction, build_runner_config
+
+__all__ = ['Config', 'DictAction', 'build_runner_config']

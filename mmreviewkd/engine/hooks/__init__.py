@@ -1,0 +1,3 @@
+from .distill_loss_warmup_hook import DistillLossWarmupHook
+
+__all__ = ['DistillLossWarmupHook']

@@ -1,0 +1,3 @@
+from .review_kd_distill import ReviewKDDistill
+
+__all__ = ['ReviewKDDistill']

@@ -1,0 +1,198 @@
+"""``ReviewKDDistill``: MMRazor's single-teacher distillation with shape inference, a truly
+frozen teacher and a teacher forward that computes only what distillation reads."""
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import torch
+from mmengine.logging import MMLogger
+from mmengine.model import BaseModel
+from mmrazor.models.algorithms.distill.configurable.single_teacher_distill import \
+    SingleTeacherDistill
+from mmrazor.models.utils import add_prefix
+from torch import Tensor, nn
+
+from mmreviewkd.registry import MODELS
+from mmreviewkd.utils.inplace import disable_inplace
+
+ShapeList = List[Tuple[int, ...]]
+
+
+def _shapes(record) -> ShapeList:
+    """(C, H, W) of every tensor in a recorded feature list."""
+    items = record if isinstance(record, (list, tuple)) else [record]
+    return [tuple(int(d) for d in t.shape[1:]) for t in items]
+
+
+@MODELS.register_module()
+class ReviewKDDistill(SingleTeacherDistill):
+    """Single-teacher feature distillation for ReviewKD (and any connector that can be built
+    from feature shapes).
+
+    On top of MMRazor's ``SingleTeacherDistill`` it
+
+    * infers the channels and spatial sizes of the recorded student and teacher features with a
+      dry forward on a dummy input of ``input_shape`` and builds every connector that has a
+      ``build_chain(student_shapes, teacher_shapes, key)`` method (``ReviewKDConnector``);
+      mismatches raise at build time with the config keys named;
+    * keeps the whole teacher in eval mode (not only its BN layers) and without gradients,
+      unless ``teacher_trainable``;
+    * runs the teacher only as far as distillation needs: ``'tensor'`` mode for classifiers
+      (features + logits), ``extract_feat`` for detectors;
+    * turns every in-place op of student and teacher off (MMRazor's walk does nothing on
+      torch >= 2.5), so recorded tensors are never overwritten;
+    * checks that distillation losses are finite.
+
+    Args:
+        input_shape (Sequence[int]): (C, H, W) of the dummy input for shape inference.
+            Defaults to (3, 32, 32).
+        infer_shapes (bool): Run the dry forward at build time. Defaults to True.
+        teacher_eval (bool): Keep the whole teacher in eval mode. Defaults to True.
+        teacher_forward (str): ``'auto'``, ``'tensor'``, ``'extract_feat'`` or ``'loss'``.
+            Defaults to ``'auto'`` (``'tensor'`` if the teacher has a ``head``, else
+            ``'extract_feat'``).
+        check_finite (bool): Raise when a distillation loss is NaN/inf. Defaults to True.
+        **kwargs: Arguments of ``SingleTeacherDistill`` (``architecture``, ``teacher``,
+            ``distiller``, ``teacher_ckpt``, ...).
+    """
+
+    def __init__(self,
+                 *args,
+                 input_shape: Sequence[int] = (3, 32, 32),
+                 infer_shapes: bool = True,
+                 teacher_eval: bool = True,
+                 teacher_forward: str = 'auto',
+                 check_finite: bool = True,
+                 **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if teacher_forward not in ('auto', 'tensor', 'extract_feat', 'loss'):
+            raise ValueError(f'model.teacher_forward must be auto/tensor/extract_feat/loss, '
+                             f'got {teacher_forward!r}')
+        self.teacher_eval = teacher_eval and not self.teacher_trainable
+        self.teacher_forward = teacher_forward
+        self.check_finite = check_finite
+        self.input_shape = tuple(input_shape)
+        disable_inplace(self.student)
+        disable_inplace(self.teacher)
+        if infer_shapes:
+            self.feature_shapes = self._infer_and_build_connectors()
+        if self.teacher_eval:
+            self.teacher.eval()
+
+    # ---------------------------------------------------------------- build time
+    def set_module_inplace_false(self, architecture, varstr: str) -> None:
+        """MMRazor's walk over ``_modules`` misses everything on torch >= 2.5; walk modules()."""
+        if isinstance(architecture, nn.Module):
+            disable_inplace(architecture)
+
+    def _dry_forward(self, model: nn.Module, x: Tensor) -> None:
+        if hasattr(model, 'extract_feat') and not hasattr(model, 'head'):
+            model.extract_feat(x)
+        else:
+            model(x, None, mode='tensor')
+
+    @torch.no_grad()
+    def _infer_and_build_connectors(self) -> Dict[str, Dict[str, ShapeList]]:
+        """Dry-forward student and teacher, read every recorder, build shape-aware connectors."""
+        distiller = self.distiller
+        needed = [(name, c) for name, c in distiller.connectors.items()
+                  if hasattr(c, 'build_chain')]
+        if not needed:
+            return {}
+        x = torch.zeros(2, *self.input_shape)
+        modes = (self.student.training, self.teacher.training)
+        self.student.eval()
+        self.teacher.eval()
+        try:
+            with distiller.student_recorders:
+                self._dry_forward(self.student, x)
+            with distiller.teacher_recorders:
+                self._dry_forward(self.teacher, x)
+        except RuntimeError as e:
+            raise ValueError(
+                f'model.input_shape={self.input_shape}: the dry forward used to infer feature '
+                f'shapes failed ({e}). Set `input_shape` to the (C, H, W) your data pipeline '
+                'produces.') from e
+        finally:
+            self.student.train(modes[0])
+            self.teacher.train(modes[1])
+
+        shapes: Dict[str, Dict[str, ShapeList]] = {}
+        for loss_name, mapping in distiller.loss_forward_mappings.items():
+            s_rec = [r for r in mapping.values() if r.get('from_student')
+                     and r.get('connector') in dict(needed)]
+            t_rec = [r for r in mapping.values() if not r.get('from_student')]
+            for rec in s_rec:
+                key = f'model.distiller.connectors.{rec["connector"]}'
+                if len(t_rec) != 1:
+                    raise ValueError(
+                        f'model.distiller.loss_forward_mappings.{loss_name}: a shape-inferred '
+                        f'connector needs exactly one teacher record in the same loss, got '
+                        f'{len(t_rec)}.')
+                s_data = distiller.student_recorders.get_recorder(rec['recorder'])
+                t_data = distiller.teacher_recorders.get_recorder(t_rec[0]['recorder'])
+                s_shapes = _shapes(s_data.get_record_data(rec.get('record_idx', 0),
+                                                          rec.get('data_idx')))
+                t_shapes = _shapes(t_data.get_record_data(t_rec[0].get('record_idx', 0),
+                                                          t_rec[0].get('data_idx')))
+                distiller.connectors[rec['connector']].build_chain(s_shapes, t_shapes, key=key)
+                shapes[rec['connector']] = dict(student=s_shapes, teacher=t_shapes)
+                MMLogger.get_current_instance().info(
+                    f'{key}: student features {s_shapes} -> teacher features {t_shapes}')
+        return shapes
+
+    # ----------------------------------------------------------------- training
+    def _run_teacher(self, batch_inputs: Tensor, data_samples) -> None:
+        mode = self.teacher_forward
+        if mode == 'auto':
+            mode = 'tensor' if hasattr(self.teacher, 'head') else 'extract_feat'
+        if mode == 'extract_feat':
+            self.teacher.extract_feat(batch_inputs)
+        else:
+            self.teacher(batch_inputs, data_samples, mode=mode)
+
+    def loss(self, batch_inputs: Tensor, data_samples: Optional[list] = None) -> Dict[str, Tensor]:
+        """Teacher forward (no grad), student forward with its task loss, distillation losses.
+
+        Args:
+            batch_inputs (Tensor): Preprocessed images, (N, C, H, W).
+            data_samples (list, optional): Data samples with the labels.
+
+        Returns:
+            dict[str, Tensor]: ``student.*`` task losses and ``distill.*`` losses.
+        """
+        losses: Dict[str, Tensor] = {}
+        self.distiller.set_deliveries_override(False)
+        if self.teacher_trainable:
+            with self.distiller.teacher_recorders, self.distiller.deliveries:
+                teacher_losses = self.teacher(batch_inputs, data_samples, mode='loss')
+            losses.update(add_prefix(teacher_losses, 'teacher'))
+        else:
+            with self.distiller.teacher_recorders, self.distiller.deliveries:
+                with torch.no_grad():
+                    self._run_teacher(batch_inputs, data_samples)
+
+        self.distiller.set_deliveries_override(True)
+        with self.distiller.student_recorders, self.distiller.deliveries:
+            if self.calculate_student_loss:
+                student_losses = self.student(batch_inputs, data_samples, mode='loss')
+                losses.update(add_prefix(student_losses, 'student'))
+            else:
+                self.student(batch_inputs, data_samples, mode='loss')
+
+        if not self.distillation_stopped:
+            distill_losses = self.distiller.compute_distill_losses()
+            if self.check_finite:
+                for name, value in distill_losses.items():
+                    if isinstance(value, Tensor) and not torch.isfinite(value).all():
+                        raise FloatingPointError(
+                            f'distillation loss `{name}` is {value.item()}: stopping before it '
+                            f'corrupts the weights. Lower its `loss_weight` in '
+                            f'model.distiller.distill_losses.{name} or the learning rate.')
+            losses.update(add_prefix(distill_losses, 'distill'))
+        return losses
+
+    def train(self, mode: bool = True) -> 'ReviewKDDistill':
+        """Switch train/eval; the teacher stays in eval mode when ``teacher_eval``."""
+        super().train(mode)
+        if self.teacher_eval:
+            self.teacher.eval()
+        return self

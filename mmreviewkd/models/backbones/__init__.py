@@ -1,0 +1,3 @@
+from .resnet_cifar import CifarBasicBlock, ResNetCifar
+
+__all__ = ['ResNetCifar', 'CifarBasicBlock']

@@ -1,0 +1,79 @@
+"""Attention-based fusion (ABF), the building block of ReviewKD's review path.
+
+Faithful to the official ReviewKD code (Chen et al., CVPR 2021), see DESIGN.md §2:
+
+* ``conv1``: 1x1 conv (in -> mid, no bias) + BN, no activation;
+* ``conv2``: 3x3 conv (mid -> out, padding 1, no bias) + BN, no activation;
+* both conv weights ``kaiming_uniform_(a=1)``;
+* if ``fuse``: ``att`` = 1x1 conv (2 * mid -> 2, with bias) + sigmoid, giving two independent
+  attention maps for the stage's own feature and the (resized) deeper residual.
+"""
+from typing import Optional, Tuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+
+class ABF(nn.Module):
+    """Attention-based fusion of one student stage with the already-fused deeper stage.
+
+    Args:
+        in_channels (int): Channels of the student's stage feature.
+        mid_channels (int): Channels of the fused (residual) map.
+        out_channels (int): Channels of the output compared with the teacher.
+        fuse (bool): Whether a deeper residual is fused in. The deepest ABF does not fuse.
+    """
+
+    def __init__(self, in_channels: int, mid_channels: int, out_channels: int,
+                 fuse: bool) -> None:
+        super().__init__()
+        self.in_channels = in_channels
+        self.mid_channels = mid_channels
+        self.out_channels = out_channels
+        self.fuse = fuse
+        self.conv1 = nn.Sequential(
+            nn.Conv2d(in_channels, mid_channels, kernel_size=1, bias=False),
+            nn.BatchNorm2d(mid_channels))
+        self.conv2 = nn.Sequential(
+            nn.Conv2d(mid_channels, out_channels, kernel_size=3, padding=1, bias=False),
+            nn.BatchNorm2d(out_channels))
+        self.att: Optional[nn.Module] = None
+        if fuse:
+            self.att = nn.Sequential(
+                nn.Conv2d(mid_channels * 2, 2, kernel_size=1), nn.Sigmoid())
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """The official initialisation: ``kaiming_uniform_(a=1)`` on both convs."""
+        nn.init.kaiming_uniform_(self.conv1[0].weight, a=1)
+        nn.init.kaiming_uniform_(self.conv2[0].weight, a=1)
+
+    def forward(self,
+                x: Tensor,
+                residual: Optional[Tensor] = None,
+                out_size: Optional[Tuple[int, int]] = None) -> Tuple[Tensor, Tensor]:
+        """Fuse a stage with the deeper residual.
+
+        Args:
+            x (Tensor): Student stage feature, (N, in_channels, H, W).
+            residual (Tensor, optional): Fused map of the deeper stage, (N, mid_channels, h, w);
+                resized (nearest) to H x W. Required iff ``fuse``.
+            out_size (tuple, optional): The teacher's (H_t, W_t) at this stage; the fused map is
+                resized (nearest) to it when it differs.
+
+        Returns:
+            tuple: ``(out, fused)`` with ``out`` (N, out_channels, H_t, W_t) to compare with the
+            teacher and ``fused`` (N, mid_channels, H_t, W_t), the residual for the next,
+            shallower stage.
+        """
+        x = self.conv1(x)
+        if self.att is not None:
+            if residual is None:
+                raise ValueError('ABF(fuse=True) needs the deeper residual')
+            residual = F.interpolate(residual, size=x.shape[-2:], mode='nearest')
+            z = self.att(torch.cat([x, residual], dim=1))
+            x = x * z[:, 0:1] + residual * z[:, 1:2]
+        if out_size is not None and tuple(x.shape[-2:]) != tuple(out_size):
+            x = F.interpolate(x, size=tuple(out_size), mode='nearest')
+        return self.conv2(x), x

@@ -1,0 +1,146 @@
+"""The ReviewKD review path as one MMRazor connector: student feature list in, fused list out."""
+from typing import List, Optional, Sequence, Tuple
+
+from mmrazor.models.architectures.connectors.base_connector import BaseConnector
+from torch import Tensor, nn
+
+from mmreviewkd.registry import MODELS
+from .abf import ABF
+
+Shape = Tuple[int, int, int]  # (C, H, W)
+
+
+def review_mid_channels(student_channels: Sequence[int], cap: int = 512) -> int:
+    """The official CIFAR rule: ``min(cap, channels of the deepest student feature)``."""
+    return min(cap, int(student_channels[-1]))
+
+
+@MODELS.register_module()
+class ReviewKDConnector(BaseConnector):
+    """The whole ABF review chain of ReviewKD, run once over the student's feature list.
+
+    The student's features arrive shallow -> deep (stage outputs, then the pooled feature as a
+    1x1 map). They are reviewed deepest first: the deepest ABF transforms the deepest feature
+    without fusion; every shallower ABF fuses its stage with the fused map of the deeper one.
+    The outputs are returned shallow -> deep, aligned with the teacher's list.
+
+    Channels and spatial sizes can be given here or left ``None``: ``ReviewKDDistill`` then infers
+    them with a dry forward at build time and calls :meth:`build_chain`. Values given here win
+    over the inferred ones (a disagreement with the real features is reported at build time).
+
+    Args:
+        in_channels (Sequence[int], optional): Student channels per level, shallow -> deep.
+        out_channels (Sequence[int], optional): Teacher channels per level, shallow -> deep.
+        mid_channels (int, optional): Channels of the fused maps. Defaults to
+            ``min(max_mid_channels, in_channels[-1])`` (official CIFAR rule).
+        max_mid_channels (int): Cap of the default mid-channel rule. Defaults to 512.
+        teacher_sizes (Sequence, optional): Teacher (H, W) per level, shallow -> deep; the fused
+            map is resized (nearest) to it when the student's differs.
+        init_cfg (dict, optional): MMEngine init config. Defaults to None (the ABFs keep the
+            official kaiming-uniform initialisation).
+    """
+
+    def __init__(self,
+                 in_channels: Optional[Sequence[int]] = None,
+                 out_channels: Optional[Sequence[int]] = None,
+                 mid_channels: Optional[int] = None,
+                 max_mid_channels: int = 512,
+                 teacher_sizes: Optional[Sequence[Sequence[int]]] = None,
+                 init_cfg: Optional[dict] = None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        self.cfg_in_channels = list(in_channels) if in_channels is not None else None
+        self.cfg_out_channels = list(out_channels) if out_channels is not None else None
+        self.cfg_mid_channels = mid_channels
+        self.max_mid_channels = max_mid_channels
+        self.teacher_sizes: Optional[List[Tuple[int, int]]] = (
+            [tuple(s) for s in teacher_sizes] if teacher_sizes is not None else None)
+        # Stored shallow -> deep, like the feature lists.
+        self.abfs = nn.ModuleList()
+        if self.cfg_in_channels is not None and self.cfg_out_channels is not None:
+            self._make_abfs(self.cfg_in_channels, self.cfg_out_channels)
+
+    @property
+    def is_built(self) -> bool:
+        """Whether the ABF chain exists (channels known)."""
+        return len(self.abfs) > 0
+
+    def _make_abfs(self, in_channels: Sequence[int], out_channels: Sequence[int]) -> None:
+        if len(in_channels) != len(out_channels):
+            raise ValueError(
+                f'ReviewKDConnector: student has {len(in_channels)} feature levels '
+                f'(in_channels={list(in_channels)}) but the teacher has {len(out_channels)} '
+                f'(out_channels={list(out_channels)}). Make the recorders return the same number '
+                'of levels, e.g. set the same number of `out_indices` in the student and teacher '
+                'backbones.')
+        if len(in_channels) == 0:
+            raise ValueError('ReviewKDConnector: empty feature list')
+        mid = self.cfg_mid_channels or review_mid_channels(in_channels, self.max_mid_channels)
+        self.mid_channels = mid
+        n = len(in_channels)
+        self.abfs = nn.ModuleList(
+            ABF(cin, mid, cout, fuse=i < n - 1)
+            for i, (cin, cout) in enumerate(zip(in_channels, out_channels)))
+
+    def build_chain(self, student_shapes: Sequence[Shape], teacher_shapes: Sequence[Shape],
+                    key: str = 'connectors') -> None:
+        """Build (or check) the chain from inferred feature shapes.
+
+        Args:
+            student_shapes (Sequence[tuple]): (C, H, W) of each student level, shallow -> deep.
+            teacher_shapes (Sequence[tuple]): (C, H, W) of each teacher level, shallow -> deep.
+            key (str): The config key of this connector, used in error messages.
+
+        Raises:
+            ValueError: on a level-count mismatch, channels disagreeing with explicit config
+                values, or a resize the review path cannot do.
+        """
+        s_ch = [s[0] for s in student_shapes]
+        t_ch = [t[0] for t in teacher_shapes]
+        if len(s_ch) != len(t_ch):
+            raise ValueError(
+                f'{key}: the student records {len(s_ch)} feature levels {list(student_shapes)} '
+                f'but the teacher records {len(t_ch)} {list(teacher_shapes)}. Student and '
+                'teacher must expose the same number of stages: set matching `out_indices` in '
+                '`architecture.backbone` and `teacher.backbone` (or matching recorder sources).')
+        for name, given, real in (('in_channels', self.cfg_in_channels, s_ch),
+                                  ('out_channels', self.cfg_out_channels, t_ch)):
+            if given is not None and list(given) != list(real):
+                raise ValueError(
+                    f'{key}.{name}={list(given)} disagrees with the recorded features, whose '
+                    f'channels are {real}. Remove `{name}` from the config to infer it, or fix it.')
+        for i, (s, t) in enumerate(zip(student_shapes, teacher_shapes)):
+            if (s[1] * s[2] == 1) != (t[1] * t[2] == 1):
+                raise ValueError(
+                    f'{key}: level {i} is a pooled 1x1 map on one side only '
+                    f'(student {tuple(s)}, teacher {tuple(t)}). Record the pooled feature on '
+                    'both (`pooled_source`) or on neither.')
+        if not self.is_built:
+            self._make_abfs(s_ch, t_ch)
+        if self.teacher_sizes is None:
+            self.teacher_sizes = [(int(t[1]), int(t[2])) for t in teacher_shapes]
+
+    def forward_train(self, feature: Sequence[Tensor]) -> List[Tensor]:
+        """Review the student's features.
+
+        Args:
+            feature (Sequence[Tensor]): Student features shallow -> deep, level ``i`` of shape
+                (N, in_channels[i], H_i, W_i).
+
+        Returns:
+            list[Tensor]: Fused features shallow -> deep, level ``i`` of shape
+            (N, out_channels[i], Ht_i, Wt_i).
+        """
+        if not self.is_built:
+            raise RuntimeError(
+                'ReviewKDConnector is not built: give `in_channels`/`out_channels` in the '
+                'config or use it inside `ReviewKDDistill`, which infers them.')
+        if len(feature) != len(self.abfs):
+            raise ValueError(f'ReviewKDConnector expects {len(self.abfs)} feature levels, '
+                             f'got {len(feature)}')
+        sizes = self.teacher_sizes or [None] * len(feature)
+        results: List[Tensor] = []
+        residual: Optional[Tensor] = None
+        for x, abf, size in zip(reversed(feature), reversed(self.abfs), reversed(sizes)):
+            out, residual = abf(x, residual, size)
+            results.append(out)
+        return results[::-1]

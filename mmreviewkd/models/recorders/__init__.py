@@ -1,0 +1,3 @@
+from .stage_features_recorder import StageFeaturesRecorder
+
+__all__ = ['StageFeaturesRecorder']

@@ -1,0 +1,68 @@
+"""Registries of mmreviewkd: children of MMRazor's, scope ``'mmreviewkd'``.
+
+Every registry has ``locations`` so that building a type in the ``mmreviewkd`` scope imports the
+module that registers it. Because the parents are MMRazor's (whose parents are MMEngine's roots),
+a config with ``default_scope='mmreviewkd'`` resolves
+
+* unprefixed mmreviewkd, MMRazor and MMEngine types, and
+* ``mmpretrain.X``, ``mmdet.X``, ``mmrazor.X`` and ``mmreviewkd.X`` from any scope,
+
+with no ``custom_imports`` and no PYTHONPATH tricks.
+"""
+from mmengine.registry import Registry
+
+# `mmreviewkd.compat` must run before MMRazor is imported (it makes MMRazor importable on
+# current torch); importing it here covers `from mmreviewkd.registry import ...` done by
+# MMEngine's scope machinery before the package itself was imported.
+from mmreviewkd import compat  # noqa: F401  isort:skip
+compat.apply()  # isort:skip
+
+from mmrazor.registry import DATA_SAMPLERS as MMRAZOR_DATA_SAMPLERS  # noqa: E402
+from mmrazor.registry import DATASETS as MMRAZOR_DATASETS  # noqa: E402
+from mmrazor.registry import HOOKS as MMRAZOR_HOOKS  # noqa: E402
+from mmrazor.registry import LOOPS as MMRAZOR_LOOPS  # noqa: E402
+from mmrazor.registry import METRICS as MMRAZOR_METRICS  # noqa: E402
+from mmrazor.registry import MODEL_WRAPPERS as MMRAZOR_MODEL_WRAPPERS  # noqa: E402
+from mmrazor.registry import MODELS as MMRAZOR_MODELS  # noqa: E402
+from mmrazor.registry import \
+    OPTIM_WRAPPER_CONSTRUCTORS as MMRAZOR_OPTIM_WRAPPER_CONSTRUCTORS  # noqa: E402
+from mmrazor.registry import OPTIM_WRAPPERS as MMRAZOR_OPTIM_WRAPPERS  # noqa: E402
+from mmrazor.registry import OPTIMIZERS as MMRAZOR_OPTIMIZERS  # noqa: E402
+from mmrazor.registry import PARAM_SCHEDULERS as MMRAZOR_PARAM_SCHEDULERS  # noqa: E402
+from mmrazor.registry import RUNNERS as MMRAZOR_RUNNERS  # noqa: E402
+from mmrazor.registry import TASK_UTILS as MMRAZOR_TASK_UTILS  # noqa: E402
+from mmrazor.registry import TRANSFORMS as MMRAZOR_TRANSFORMS  # noqa: E402
+from mmrazor.registry import VISBACKENDS as MMRAZOR_VISBACKENDS  # noqa: E402
+from mmrazor.registry import VISUALIZERS as MMRAZOR_VISUALIZERS  # noqa: E402
+from mmrazor.registry import \
+    WEIGHT_INITIALIZERS as MMRAZOR_WEIGHT_INITIALIZERS  # noqa: E402
+
+_MODELS = ['mmreviewkd.models']
+
+RUNNERS = Registry('runner', parent=MMRAZOR_RUNNERS, locations=['mmreviewkd.engine'])
+LOOPS = Registry('loop', parent=MMRAZOR_LOOPS, locations=['mmreviewkd.engine'])
+HOOKS = Registry('hook', parent=MMRAZOR_HOOKS, locations=['mmreviewkd.engine'])
+DATASETS = Registry('dataset', parent=MMRAZOR_DATASETS, locations=['mmreviewkd.datasets'])
+DATA_SAMPLERS = Registry(
+    'data sampler', parent=MMRAZOR_DATA_SAMPLERS, locations=['mmreviewkd.datasets'])
+TRANSFORMS = Registry(
+    'transform', parent=MMRAZOR_TRANSFORMS, locations=['mmreviewkd.datasets'])
+MODELS = Registry('model', parent=MMRAZOR_MODELS, locations=_MODELS)
+MODEL_WRAPPERS = Registry('model_wrapper', parent=MMRAZOR_MODEL_WRAPPERS, locations=_MODELS)
+WEIGHT_INITIALIZERS = Registry(
+    'weight initializer', parent=MMRAZOR_WEIGHT_INITIALIZERS, locations=_MODELS)
+TASK_UTILS = Registry('task util', parent=MMRAZOR_TASK_UTILS, locations=_MODELS)
+OPTIMIZERS = Registry('optimizer', parent=MMRAZOR_OPTIMIZERS, locations=['mmreviewkd.engine'])
+OPTIM_WRAPPERS = Registry(
+    'optim_wrapper', parent=MMRAZOR_OPTIM_WRAPPERS, locations=['mmreviewkd.engine'])
+OPTIM_WRAPPER_CONSTRUCTORS = Registry(
+    'optimizer wrapper constructor',
+    parent=MMRAZOR_OPTIM_WRAPPER_CONSTRUCTORS,
+    locations=['mmreviewkd.engine'])
+PARAM_SCHEDULERS = Registry(
+    'parameter scheduler', parent=MMRAZOR_PARAM_SCHEDULERS, locations=['mmreviewkd.engine'])
+METRICS = Registry('metric', parent=MMRAZOR_METRICS, locations=['mmreviewkd.evaluation'])
+VISUALIZERS = Registry(
+    'visualizer', parent=MMRAZOR_VISUALIZERS, locations=['mmreviewkd.visualization'])
+VISBACKENDS = Registry(
+    'vis_backend', parent=MMRAZOR_VISBACKENDS, locations=['mmreviewkd.visualization'])

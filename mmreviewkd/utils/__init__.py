@@ -1,0 +1,3 @@
+from .inplace import disable_inplace
+
+__all__ = ['disable_inplace']

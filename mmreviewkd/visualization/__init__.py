@@ -1,0 +1,1 @@
+"""Visualisation helpers (none yet; the registries point here)."""

@@ -1,0 +1,139 @@
+import pytest
+import torch
+import torch.nn.functional as F
+
+from mmreviewkd.models.connectors import ABF, ReviewKDConnector, review_mid_channels
+from mmreviewkd.models.losses import hcl_loss
+
+
+# ------------------------------------------------------------------------------------------
+# An independent reference of the official formulation (DESIGN.md §2), written with functional
+# ops on the connector's weights. Not derived from the code under test.
+def _bn(x, p, prefix):
+    return F.batch_norm(x, None, None, p[prefix + '.weight'], p[prefix + '.bias'], training=True,
+                        eps=1e-5)
+
+
+def _ref_abf(x, residual, p, fuse, out_hw):
+    x = _bn(F.conv2d(x, p['conv1.0.weight']), p, 'conv1.1')
+    if fuse:
+        n, _, h, w = x.shape
+        residual = F.interpolate(residual, (h, w), mode='nearest')
+        z = torch.sigmoid(F.conv2d(torch.cat([x, residual], 1), p['att.0.weight'],
+                                   p['att.0.bias']))
+        x = x * z[:, 0].view(n, 1, h, w) + residual * z[:, 1].view(n, 1, h, w)
+    if x.shape[-1] != out_hw:
+        x = F.interpolate(x, (out_hw, out_hw), mode='nearest')
+    y = _bn(F.conv2d(x, p['conv2.0.weight'], padding=1), p, 'conv2.1')
+    return y, x
+
+
+def _ref_review(feats, conn, teacher_hw):
+    params = [{k: v for k, v in abf.state_dict().items()} for abf in conn.abfs]
+    feats = feats[::-1]
+    params = params[::-1]
+    teacher_hw = teacher_hw[::-1]
+    out, res = _ref_abf(feats[0], None, params[0], False, teacher_hw[0])
+    results = [out]
+    for x, p, hw in zip(feats[1:], params[1:], teacher_hw[1:]):
+        out, res = _ref_abf(x, res, p, True, hw)
+        results.insert(0, out)
+    return results
+
+
+def _ref_hcl(fstudent, fteacher):
+    loss_all = 0.0
+    for fs, ft in zip(fstudent, fteacher):
+        h = fs.shape[2]
+        loss = F.mse_loss(fs, ft, reduction='mean')
+        cnt, tot = 1.0, 1.0
+        for lvl in [4, 2, 1]:
+            if lvl >= h:
+                continue
+            cnt /= 2.0
+            loss += F.mse_loss(F.adaptive_avg_pool2d(fs, (lvl, lvl)),
+                               F.adaptive_avg_pool2d(ft, (lvl, lvl)), reduction='mean') * cnt
+            tot += cnt
+        loss_all = loss_all + loss / tot
+    return loss_all
+
+
+# ------------------------------------------------------------------------------------------
+def test_abf_layout_and_init():
+    abf = ABF(32, 64, 16, fuse=True)
+    assert abf.conv1[0].kernel_size == (1, 1) and abf.conv1[0].bias is None
+    assert isinstance(abf.conv1[1], torch.nn.BatchNorm2d) and len(abf.conv1) == 2
+    assert abf.conv2[0].kernel_size == (3, 3) and abf.conv2[0].padding == (1, 1)
+    assert abf.conv2[0].bias is None and len(abf.conv2) == 2
+    assert abf.att[0].in_channels == 128 and abf.att[0].out_channels == 2
+    assert abf.att[0].bias is not None and isinstance(abf.att[1], torch.nn.Sigmoid)
+    assert ABF(32, 64, 16, fuse=False).att is None
+    # kaiming_uniform(a=1): bound = sqrt(6 / ((1 + a^2) * fan_in)) = sqrt(3 / fan_in)
+    bound = (3 / 32)**0.5
+    w = abf.conv1[0].weight
+    assert w.abs().max() <= bound and w.abs().max() > 0.8 * bound
+    torch.manual_seed(0)
+    x, res = torch.randn(2, 32, 8, 8), torch.randn(2, 64, 4, 4)
+    y, fused = abf(x, res, (16, 16))
+    assert y.shape == (2, 16, 16, 16) and fused.shape == (2, 64, 16, 16)
+    with pytest.raises(ValueError):
+        abf(x)
+
+
+def test_mid_channel_rule():
+    assert review_mid_channels([16, 32, 64, 64]) == 64
+    assert review_mid_channels([64, 128, 256, 512, 1024]) == 512
+
+
+@pytest.mark.parametrize('s_shapes,t_shapes', [
+    # R56 -> R20 on 32x32 (3 stages + pooled)
+    ([(16, 32, 32), (32, 16, 16), (64, 8, 8), (64, 1, 1)],
+     [(16, 32, 32), (32, 16, 16), (64, 8, 8), (64, 1, 1)]),
+    # R32x4 -> ShuffleV1-like student: different channels and spatial sizes
+    ([(240, 16, 16), (480, 8, 8), (960, 4, 4), (960, 1, 1)],
+     [(64, 32, 32), (128, 16, 16), (256, 8, 8), (256, 1, 1)]),
+])
+def test_connector_matches_official_formulation(s_shapes, t_shapes):
+    torch.manual_seed(0)
+    conn = ReviewKDConnector()
+    conn.build_chain(s_shapes, t_shapes)
+    assert conn.mid_channels == min(512, s_shapes[-1][0])
+    assert [a.fuse for a in conn.abfs] == [True] * (len(s_shapes) - 1) + [False]
+    for abf in conn.abfs:  # make BN affine and attention non-trivial
+        for p in abf.parameters():
+            p.data.add_(0.1 * torch.randn_like(p))
+    feats = [torch.randn(3, *s) for s in s_shapes]
+    t_feats = [torch.randn(3, *t) for t in t_shapes]
+    out = conn(feats)
+    assert [tuple(o.shape[1:]) for o in out] == [tuple(t) for t in t_shapes]
+    ref = _ref_review(feats, conn, [t[1] for t in t_shapes])
+    for o, r in zip(out, ref):
+        torch.testing.assert_close(o, r, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(hcl_loss(out, t_feats), _ref_hcl(ref, t_feats), rtol=1e-5,
+                               atol=1e-6)
+
+
+def test_connector_gradients_reach_every_abf_and_the_input():
+    conn = ReviewKDConnector(in_channels=[8, 16, 16], out_channels=[4, 8, 8])
+    conn.build_chain([(8, 8, 8), (16, 4, 4), (16, 1, 1)], [(4, 8, 8), (8, 4, 4), (8, 1, 1)])
+    feats = [torch.randn(2, 8, 8, 8, requires_grad=True), torch.randn(2, 16, 4, 4),
+             torch.randn(2, 16, 1, 1)]
+    sum(o.sum() for o in conn(feats)).backward()
+    assert feats[0].grad is not None and feats[0].grad.abs().sum() > 0
+    for name, p in conn.named_parameters():
+        assert p.grad is not None and p.grad.abs().sum() > 0, name
+
+
+def test_connector_build_errors_name_the_keys():
+    conn = ReviewKDConnector()
+    with pytest.raises(ValueError, match='out_indices'):
+        conn.build_chain([(16, 8, 8), (64, 1, 1)], [(16, 8, 8), (32, 4, 4), (64, 1, 1)],
+                         key='model.distiller.connectors.review')
+    conn = ReviewKDConnector(in_channels=[16, 32], out_channels=[16, 32])
+    with pytest.raises(ValueError, match=r'connectors.review.in_channels=\[16, 32\]'):
+        conn.build_chain([(16, 8, 8), (64, 1, 1)], [(16, 8, 8), (32, 1, 1)],
+                         key='model.distiller.connectors.review')
+    with pytest.raises(ValueError, match='pooled 1x1'):
+        ReviewKDConnector().build_chain([(16, 8, 8), (64, 1, 1)], [(16, 8, 8), (64, 4, 4)])
+    with pytest.raises(RuntimeError, match='not built'):
+        ReviewKDConnector()([torch.randn(1, 4, 2, 2)])

@@ -1,0 +1,52 @@
+import pytest
+import torch
+
+from mmreviewkd.models.losses import HCLLoss, hcl_loss
+
+
+def test_hcl_h4_hand_computed():
+    # fs = 0..15 on a 4x4 map, ft = 0. Level 4 is skipped (4 >= H), 2 and 1 are used:
+    # mse = mean(k^2) = 77.5; pool2 = (2.5, 4.5, 10.5, 12.5) -> 73.25; pool1 = 7.5 -> 56.25
+    # (77.5 + 0.5 * 73.25 + 0.25 * 56.25) / 1.75 = 73.25
+    fs = torch.arange(16.).view(1, 1, 4, 4)
+    assert hcl_loss([fs], [torch.zeros_like(fs)]).item() == pytest.approx(73.25)
+
+
+def test_hcl_h2_only_level_1():
+    # H = 2: only l = 1 is used. mse = (1 + 9 + 25 + 49) / 4 = 21, pool1 = 4 -> 16.
+    fs = torch.tensor([[[[1., 3.], [5., 7.]]]])
+    expected = (21 + 0.5 * 16) / 1.5
+    assert hcl_loss([fs], [torch.zeros_like(fs)]).item() == pytest.approx(expected)
+
+
+def test_hcl_h1_is_plain_mse_and_stages_sum():
+    fs1 = torch.tensor([[[[3.]], [[1.]]]])  # (1, 2, 1, 1)
+    ft1 = torch.zeros_like(fs1)
+    fs4 = torch.arange(16.).view(1, 1, 4, 4)
+    # H = 1 level: (9 + 1) / 2 = 5, no pyramid term; stage losses are summed.
+    assert hcl_loss([fs1], [ft1]).item() == pytest.approx(5.0)
+    assert hcl_loss([fs4, fs1], [torch.zeros_like(fs4), ft1]).item() == pytest.approx(78.25)
+
+
+def test_hcl_h8_uses_all_levels_total_weight_1875():
+    torch.manual_seed(0)
+    fs, ft = torch.randn(2, 3, 8, 8), torch.randn(2, 3, 8, 8)
+    m = ((fs - ft)**2).mean()
+    p = [((fs.view(2, 3, s, 8 // s, s, 8 // s).mean((3, 5)) -
+           ft.view(2, 3, s, 8 // s, s, 8 // s).mean((3, 5)))**2).mean() for s in (4, 2, 1)]
+    expected = (m + 0.5 * p[0] + 0.25 * p[1] + 0.125 * p[2]) / 1.875
+    assert hcl_loss([fs], [ft]).item() == pytest.approx(expected.item(), rel=1e-5)
+
+
+def test_hcl_module_weight_levels_and_errors():
+    fs = torch.arange(16.).view(1, 1, 4, 4)
+    ft = torch.zeros_like(fs)
+    assert HCLLoss(loss_weight=2.0)([fs], [ft]).item() == pytest.approx(146.5)
+    # levels=() -> plain MSE
+    assert HCLLoss(levels=())([fs], [ft]).item() == pytest.approx(77.5)
+    with pytest.raises(ValueError, match='loss_weight'):
+        HCLLoss(loss_weight=-1)
+    with pytest.raises(ValueError, match='shape'):
+        hcl_loss([fs], [torch.zeros(1, 2, 4, 4)])
+    with pytest.raises(ValueError):
+        hcl_loss([fs, fs], [ft])

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Multi-process training with torchrun:  bash tools/dist_train.sh CONFIG GPUS [train.py args]
+# On CPU the gloo backend is used (set `env_cfg.dist_cfg.backend='gloo'`, which the package's
+# configs do when no GPU is present). Multi-node: NNODES, NODE_RANK, MASTER_ADDR, PORT.
+CONFIG=$1
+GPUS=$2
+NNODES=${NNODES:-1}
+NODE_RANK=${NODE_RANK:-0}
+PORT=${PORT:-29500}
+MASTER_ADDR=${MASTER_ADDR:-"127.0.0.1"}
+PYTHON=${PYTHON:-python}
+
+PYTHONPATH="$(dirname "$0")/..":$PYTHONPATH \
+$PYTHON -m torch.distributed.run \
+    --nnodes=$NNODES --node_rank=$NODE_RANK --master_addr=$MASTER_ADDR \
+    --nproc_per_node=$GPUS --master_port=$PORT \
+    "$(dirname "$0")/train.py" "$CONFIG" --launcher pytorch "${@:3}"

@@ -1,0 +1,146 @@
+"""The main job on the embedded default data: distillation on Fashion-MNIST, end to end.
+
+Trains the ResNet-56 teacher, then the ResNet-20 student alone, with classic KD and with
+ReviewKD (each through ``tools/train.py``), evaluates every final checkpoint with
+``tools/test.py`` and prints the test accuracies side by side.
+
+    python tools/fmnist_main_job.py            # quick default: minutes on 2 CPU cores
+    python tools/fmnist_main_job.py --full     # all 60000 training images, 15 epochs each
+
+Writes under ``--work-dir`` (default ``work_dirs/fmnist_main``): one folder per run (logs,
+checkpoints, ``test_metrics.json``), ``results.json`` and ``results.md``. The teacher is cached:
+a later run with the same settings reuses ``teachers/resnet56_<tag>.pth``.
+"""
+import argparse
+import json
+import os
+import os.path as osp
+import subprocess
+import sys
+import time
+from typing import Dict, List, Optional
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+CFG = osp.join(ROOT, 'configs', 'fashion_mnist')
+
+TEACHER = ('teacher (ResNet-56)', 'resnet56_fmnist.py')
+METHODS = {
+    'student': ('student alone (ResNet-20)', 'resnet20_fmnist.py'),
+    'kd': ('KD (Hinton)', 'kd_resnet56_resnet20_fmnist.py'),
+    'reviewkd': ('ReviewKD', 'reviewkd_resnet56_resnet20_fmnist.py'),
+}
+
+
+def run(cmd: List[str], log: str) -> None:
+    """Run a tool, streaming its output to ``log``; raise with the log's tail on failure."""
+    os.makedirs(osp.dirname(log), exist_ok=True)
+    with open(log, 'w') as f:
+        proc = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, cwd=ROOT)
+    if proc.returncode != 0:
+        with open(log) as f:
+            tail = ''.join(f.readlines()[-30:])
+        raise RuntimeError(f'command failed ({proc.returncode}): {" ".join(cmd)}\n{tail}')
+
+
+def last_checkpoint(work_dir: str) -> str:
+    with open(osp.join(work_dir, 'last_checkpoint')) as f:
+        return f.read().strip()
+
+
+def train_and_test(name: str, config: str, work_dir: str, options: List[str]) -> Dict:
+    py = sys.executable
+    t0 = time.time()
+    print(f'[main job] training {name}: {osp.relpath(config, ROOT)} -> {work_dir}', flush=True)
+    run([py, 'tools/train.py', config, '--work-dir', work_dir, '--cfg-options', *options],
+        osp.join(work_dir, 'train_stdout.log'))
+    ckpt = last_checkpoint(work_dir)
+    metrics_file = osp.join(work_dir, 'test_metrics.json')
+    run([py, 'tools/test.py', config, ckpt, '--work-dir', work_dir, '--metrics-out',
+         metrics_file, '--cfg-options', *options], osp.join(work_dir, 'test_stdout.log'))
+    with open(metrics_file) as f:
+        metrics = json.load(f)
+    metrics['train_minutes'] = round((time.time() - t0) / 60, 2)
+    metrics['checkpoint'] = ckpt
+    print(f'[main job]   {name}: top-1 {metrics.get("accuracy/top1", float("nan")):.2f}% '
+          f'({metrics["train_minutes"]} min)', flush=True)
+    return metrics
+
+
+def main(argv: Optional[List[str]] = None) -> Dict:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--full', action='store_true',
+                        help='all 60000 training images and the configs\' 15 epochs')
+    parser.add_argument('--epochs', type=int, help='epochs per run (quick default: 3)')
+    parser.add_argument('--train-size', type=int,
+                        help='training images (quick default: 10000; --full: 60000)')
+    parser.add_argument('--test-size', type=int, help='test images (default: all 10000)')
+    parser.add_argument('--methods', nargs='+', default=list(METHODS), choices=list(METHODS))
+    parser.add_argument('--work-dir', default=osp.join('work_dirs', 'fmnist_main'))
+    parser.add_argument('--seed', type=int, default=0)
+    args = parser.parse_args(argv)
+
+    epochs = args.epochs or (15 if args.full else 3)
+    train_size = args.train_size or (None if args.full else 10000)
+    tag = f'e{epochs}_n{train_size or "all"}_s{args.seed}'
+    work_root = osp.abspath(osp.join(ROOT, args.work_dir) if not osp.isabs(args.work_dir)
+                            else args.work_dir)
+    common = [
+        f'train_cfg.max_epochs={epochs}',
+        f'param_scheduler.1.end={epochs}',
+        f'randomness.seed={args.seed}',
+        f'train_dataloader.dataset.indices={train_size}',
+        f'val_dataloader.dataset.indices={args.test_size}',
+        f'test_dataloader.dataset.indices={args.test_size}',
+        'default_hooks.logger.interval=20',
+    ]
+    results: Dict[str, Dict] = {}
+    t_start = time.time()
+
+    # 1. the teacher, cached by settings
+    teacher_ckpt = osp.join(work_root, 'teachers', f'resnet56_{tag}.pth')
+    teacher_dir = osp.join(work_root, f'teacher_{tag}')
+    teacher_metrics_file = osp.join(teacher_dir, 'test_metrics.json')
+    if osp.isfile(teacher_ckpt) and osp.isfile(teacher_metrics_file):
+        print(f'[main job] reusing the cached teacher {teacher_ckpt}')
+        with open(teacher_metrics_file) as f:
+            results['teacher'] = json.load(f)
+    else:
+        results['teacher'] = train_and_test(TEACHER[0], osp.join(CFG, TEACHER[1]), teacher_dir,
+                                            common)
+        sys.path.insert(0, ROOT)
+        from mmreviewkd.apis.export import export_student
+        export_student(results['teacher']['checkpoint'], teacher_ckpt, student_prefix='')
+    # 2. the students
+    for key in args.methods:
+        name, cfg = METHODS[key]
+        options = list(common)
+        if key != 'student':
+            options.append(f'model.teacher_ckpt={teacher_ckpt}')
+        results[key] = train_and_test(name, osp.join(CFG, cfg), osp.join(work_root,
+                                                                          f'{key}_{tag}'), options)
+
+    # 3. the table
+    rows = [('teacher', TEACHER[0])] + [(k, METHODS[k][0]) for k in args.methods]
+    lines = [
+        f'Fashion-MNIST test top-1 (%), {epochs} epochs, '
+        f'{train_size or 60000} training images, seed {args.seed}',
+        '',
+        '| method | top-1 (%) | train+test minutes |',
+        '|---|---:|---:|',
+    ]
+    for key, name in rows:
+        m = results[key]
+        lines.append(f'| {name} | {m["accuracy/top1"]:.2f} | {m.get("train_minutes", 0):.1f} |')
+    table = '\n'.join(lines)
+    print('\n' + table + '\n')
+    print(f'[main job] total {(time.time() - t_start) / 60:.1f} min; results in {work_root}')
+    with open(osp.join(work_root, 'results.json'), 'w') as f:
+        json.dump(dict(settings=dict(epochs=epochs, train_size=train_size, seed=args.seed),
+                       results=results), f, indent=2)
+    with open(osp.join(work_root, 'results.md'), 'w') as f:
+        f.write(table + '\n')
+    return results
+
+
+if __name__ == '__main__':
+    main()

@@ -115,11 +115,32 @@ def safe_checkpoint_globals() -> list:
     return allowed
 
 
+def _history_buffer_getattr(obj: Any, name: str) -> Any:
+    """A stand-in for ``builtins.getattr`` inside weights-only checkpoints.
+
+    ``HistoryBuffer`` instances pickle their statistics methods as
+    ``getattr(HistoryBuffer, 'min')`` & co. Allowing the real ``getattr`` would let a checkpoint
+    reach any attribute of any allowed object; this one only resolves registered
+    ``HistoryBuffer`` statistics methods and refuses everything else.
+    """
+    import pickle
+
+    from mmengine.logging.history_buffer import HistoryBuffer
+    # the built-in statistics are registered lazily (first HistoryBuffer()); custom ones through
+    # HistoryBuffer.register_statistics
+    allowed = {'min', 'max', 'current', 'mean'} | set(HistoryBuffer._statistics_methods)
+    if obj is HistoryBuffer and name in allowed:
+        return getattr(HistoryBuffer, name)
+    raise pickle.UnpicklingError(
+        f'checkpoint asks for getattr({obj!r}, {name!r}); only HistoryBuffer statistics '
+        'methods are allowed in weights-only loading')
+
+
 def _fix_weights_only_checkpoints() -> None:
     add = getattr(torch.serialization, 'add_safe_globals', None)
     if add is None:  # torch < 2.4: no weights-only default, nothing to do
         return
-    add(safe_checkpoint_globals())
+    add(safe_checkpoint_globals() + [(_history_buffer_getattr, 'builtins.getattr')])
     _APPLIED.append('weights_only_allowlist')
 
 
@@ -142,6 +163,7 @@ def _fix_mmrazor_inplace_walk() -> None:
             disable_inplace(architecture)
 
     set_module_inplace_false._mmreviewkd_fixed = True
+    set_module_inplace_false._original = BaseAlgorithm.set_module_inplace_false
     BaseAlgorithm.set_module_inplace_false = set_module_inplace_false
     _APPLIED.append('mmrazor_inplace_walk')
 

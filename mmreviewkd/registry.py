@@ -66,3 +66,22 @@ VISUALIZERS = Registry(
     'visualizer', parent=MMRAZOR_VISUALIZERS, locations=['mmreviewkd.visualization'])
 VISBACKENDS = Registry(
     'vis_backend', parent=MMRAZOR_VISBACKENDS, locations=['mmreviewkd.visualization'])
+
+
+def _expose_to_root(*registries: Registry) -> None:
+    """Make ``mmreviewkd.X`` resolvable from every other scope.
+
+    MMEngine resolves a prefixed key from a foreign scope (e.g. ``mmreviewkd.ResNetCifar``
+    inside an ``mmpretrain`` config) by looking the prefix up among the *root* registry's direct
+    children only. Ours are grandchildren (root -> mmrazor -> mmreviewkd), so such lookups would
+    fail. We additionally list each node among the root's children; its parent stays MMRazor's,
+    so unprefixed MMRazor types still resolve in the ``mmreviewkd`` scope.
+    """
+    for registry in registries:
+        root = registry._get_root_registry()
+        root._children.setdefault(registry.scope, registry)
+
+
+_expose_to_root(RUNNERS, LOOPS, HOOKS, DATASETS, DATA_SAMPLERS, TRANSFORMS, MODELS,
+                MODEL_WRAPPERS, WEIGHT_INITIALIZERS, TASK_UTILS, OPTIMIZERS, OPTIM_WRAPPERS,
+                OPTIM_WRAPPER_CONSTRUCTORS, PARAM_SCHEDULERS, METRICS, VISUALIZERS, VISBACKENDS)

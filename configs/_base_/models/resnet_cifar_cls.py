@@ -2,6 +2,7 @@
 # out_indices exposes all 3 stages (the head reads the last one), so distillation recorders can
 # read every stage without listing module paths.
 model = dict(
+    _scope_='mmpretrain',
     type='mmpretrain.ImageClassifier',
     backbone=dict(type='mmreviewkd.ResNetCifar', depth=20, out_indices=(0, 1, 2)),
     neck=dict(type='mmpretrain.GlobalAveragePooling'),

@@ -41,14 +41,20 @@ class StageFeaturesRecorder(BaseRecorder):
             module name, or a dict ``dict(name=..., io='outputs' | 'inputs', call=-1)`` picking
             the output/input of the ``call``-th call of that module in a forward. Overrides
             ``source`` and ``preact``.
+        stage_indices (Sequence[int], optional): Keep only these of the recorded stage features
+            (before the pooled one is appended), e.g. ``(0, 1, 2, 3)`` when the backbone's last
+            output is a head-only 1x1 conv (CIFAR MobileNetV2 / ShuffleNetV2). Defaults to None
+            (keep all).
     """
 
     def __init__(self,
                  source: str = 'backbone',
                  pooled_source: Optional[str] = 'neck',
                  preact: bool = False,
-                 sources: Optional[Sequence[Union[str, Dict[str, Any]]]] = None) -> None:
+                 sources: Optional[Sequence[Union[str, Dict[str, Any]]]] = None,
+                 stage_indices: Optional[Sequence[int]] = None) -> None:
         super().__init__(source)
+        self.stage_indices = tuple(stage_indices) if stage_indices is not None else None
         self.pooled_source = pooled_source
         self.preact = preact
         self.explicit_sources = [
@@ -116,6 +122,7 @@ class StageFeaturesRecorder(BaseRecorder):
             list[Tensor]: stage features (N, C_i, H_i, W_i), then the pooled (N, C, 1, 1).
         """
         feats: List[Tensor] = []
+        pooled: List[Tensor] = []
         for slot, (kind, call) in zip(self._slots, self._plan):
             if not slot:
                 raise RuntimeError('StageFeaturesRecorder: nothing recorded; run the model '
@@ -125,9 +132,16 @@ class StageFeaturesRecorder(BaseRecorder):
                 feats.extend(out if isinstance(out, (list, tuple)) else [out])
             elif kind == 'pooled':
                 out = out[-1] if isinstance(out, (list, tuple)) else out
-                feats.append(out.reshape(out.shape[0], -1, 1, 1))
+                pooled.append(out.reshape(out.shape[0], -1, 1, 1))
             else:
                 feats.append(out)
+        if self.stage_indices is not None:
+            try:
+                feats = [feats[i] for i in self.stage_indices]
+            except IndexError:
+                raise ValueError(f'StageFeaturesRecorder.stage_indices={self.stage_indices} but '
+                                 f'only {len(feats)} stage features were recorded') from None
+        feats = feats + pooled
         return feats if data_idx is None else feats[data_idx]
 
     def __enter__(self):

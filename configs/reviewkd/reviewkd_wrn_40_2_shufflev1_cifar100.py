@@ -1,0 +1,15 @@
+# ReviewKD CIFAR-100: wrn_40_2 (teacher) -> shufflev1 (student).
+# Loss weight 5.0: the official weight for this pair.
+# lr 0.02: the official learning rate for ShuffleNet/MobileNet students.
+_base_ = ['./_base_/reviewkd_cifar100.py']
+
+teacher_ckpt = 'work_dirs/cifar100/wrn_40_2_cifar100/teacher.pth'
+model = dict(
+    architecture=dict(_base_.cifar_models.shufflev1, data_preprocessor=_base_.data_preprocessor),
+    teacher=_base_.cifar_models.wrn_40_2,
+    teacher_ckpt=teacher_ckpt,
+    distiller=dict(
+        distill_losses=dict(loss_hcl=dict(loss_weight=5.0)),
+    ),
+)
+optim_wrapper = dict(optimizer=dict(lr=0.02))

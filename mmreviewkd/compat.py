@@ -169,6 +169,71 @@ def _fix_mmrazor_inplace_walk() -> None:
 
 
 # ---------------------------------------------------------------------------------------------
+# 4. MMEngine 0.10.7 writes checkpoints in place.
+#
+# `save_checkpoint` serialises into memory, then `LocalBackend.put` opens the final path and
+# writes: an interruption (kill, full disk) leaves a truncated `epoch_N.pth`. We write local
+# checkpoints to `<name>.tmp` and rename it over the final name (atomic on POSIX), so a
+# checkpoint file is either complete or absent, and `last_checkpoint` (written after the save)
+# never points at a partial file.
+def _fix_atomic_checkpoint_save() -> None:
+    import os
+    import os.path as osp
+
+    import mmengine.runner.checkpoint as ckpt_mod
+    import mmengine.runner.runner as runner_mod
+    original = ckpt_mod.save_checkpoint
+    if getattr(original, '_mmreviewkd_fixed', False):
+        return
+
+    def save_checkpoint(checkpoint, filename, file_client_args=None, backend_args=None):
+        is_local = '://' not in str(filename) and file_client_args is None and not backend_args
+        if not is_local:
+            return original(checkpoint, filename, file_client_args, backend_args)
+        os.makedirs(osp.dirname(osp.abspath(filename)), exist_ok=True)
+        tmp = f'{filename}.tmp'
+        try:
+            with open(tmp, 'wb') as f:
+                torch.save(checkpoint, f)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, filename)
+        finally:
+            if osp.exists(tmp):
+                os.remove(tmp)
+
+    save_checkpoint._mmreviewkd_fixed = True
+    save_checkpoint._original = original
+    ckpt_mod.save_checkpoint = save_checkpoint
+    runner_mod.save_checkpoint = save_checkpoint
+    _APPLIED.append('atomic_checkpoint_save')
+
+
+# ---------------------------------------------------------------------------------------------
+# 5. MMEngine 0.10.7 distributed init on CPU.
+#
+# `_init_dist_pytorch` calls `torch.cuda.set_device(local_rank)` unconditionally, which raises
+# "Found no NVIDIA driver" on CPU machines, so `--launcher pytorch` (torchrun, gloo) could not
+# start. Without CUDA we only skip that call.
+def _fix_cpu_distributed_init() -> None:
+    import mmengine.dist.utils as dist_utils
+    original = dist_utils._init_dist_pytorch
+    if getattr(original, '_mmreviewkd_fixed', False):
+        return
+
+    def _init_dist_pytorch(backend, init_backend='torch', **kwargs) -> None:
+        if torch.cuda.is_available():
+            return original(backend, init_backend=init_backend, **kwargs)
+        if backend == 'nccl':
+            backend = 'gloo'  # nccl needs GPUs
+        torch.distributed.init_process_group(backend=backend, **kwargs)
+
+    _init_dist_pytorch._mmreviewkd_fixed = True
+    dist_utils._init_dist_pytorch = _init_dist_pytorch
+    _APPLIED.append('cpu_distributed_init')
+
+
+# ---------------------------------------------------------------------------------------------
 _DONE = False
 
 
@@ -181,3 +246,5 @@ def apply() -> None:
     _fix_mmrazor_quantization()
     _fix_weights_only_checkpoints()
     _fix_mmrazor_inplace_walk()
+    _fix_atomic_checkpoint_save()
+    _fix_cpu_distributed_init()

@@ -7,14 +7,72 @@ from mmengine.logging import print_log
 
 
 def _enable_amp(cfg: Config) -> None:
+    """Switch to mixed precision: MMEngine's ``AmpOptimWrapper`` (fp16 + loss scaling) on GPU,
+    ``mmreviewkd.CPUAmpOptimWrapper`` (bfloat16 autocast) on CPU."""
+    import torch
     optim_wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
-    if optim_wrapper == 'AmpOptimWrapper':
+    if 'AmpOptimWrapper' in optim_wrapper:
         print_log('AMP is already enabled in the config.', logger='current')
         return
     if optim_wrapper not in ('OptimWrapper', 'mmengine.OptimWrapper'):
-        raise ValueError(f'--amp needs optim_wrapper.type="OptimWrapper", got {optim_wrapper!r}')
-    cfg.optim_wrapper.type = 'AmpOptimWrapper'
-    cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+        raise ValueError(f'--amp needs optim_wrapper.type="OptimWrapper" in the config, got '
+                         f'{optim_wrapper!r}')
+    if torch.cuda.is_available():
+        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+    else:
+        cfg.optim_wrapper.type = 'mmreviewkd.CPUAmpOptimWrapper'
+        print_log('--amp on CPU: bfloat16 autocast (CPUAmpOptimWrapper)', logger='current')
+
+
+def _cpu_ddp_defaults(cfg: Config) -> None:
+    """Without CUDA, DDP must wrap a CPU module: ``device_ids=None`` and the gloo backend."""
+    import torch
+    if torch.cuda.is_available():
+        return
+    wrapper = cfg.get('model_wrapper_cfg') or dict(type='MMDistributedDataParallel')
+    wrapper.setdefault('device_ids', None)
+    wrapper.setdefault('broadcast_buffers', False)
+    cfg.model_wrapper_cfg = wrapper
+    cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})['backend'] = 'gloo'
+
+
+def check_data_paths(cfg: Config, loaders=('train_dataloader', 'val_dataloader',
+                                           'test_dataloader')) -> None:
+    """Fail early, naming the config key, when a dataset's files are not where the config
+    says (unless the dataset downloads itself, ``download=True``).
+
+    Raises:
+        FileNotFoundError: for a missing ``data_root`` or annotation file.
+    """
+    for loader in loaders:
+        loader_cfg = cfg.get(loader)
+        if not loader_cfg or 'dataset' not in loader_cfg:
+            continue
+        datasets = [(f'{loader}.dataset', loader_cfg.dataset)]
+        while datasets:
+            key, ds = datasets.pop()
+            if 'dataset' in ds:  # RepeatDataset, ClassBalancedDataset, ...
+                datasets.append((f'{key}.dataset', ds.dataset))
+                continue
+            if 'datasets' in ds:  # ConcatDataset
+                datasets += [(f'{key}.datasets.{i}', d) for i, d in enumerate(ds.datasets)]
+                continue
+            if ds.get('download', False):
+                continue
+            root = ds.get('data_root', '') or ''
+            if root and '://' not in root and not osp.isdir(root):
+                raise FileNotFoundError(
+                    f'{key}.data_root={root!r} does not exist. Put the dataset there (see the '
+                    f'README: "Real CIFAR-100, ImageNet or COCO") or point the key at it, e.g. '
+                    f'--cfg-options {key}.data_root=/path/to/data')
+            ann = ds.get('ann_file', '') or ''
+            if ann and '://' not in ann and '://' not in root:
+                path = ann if osp.isabs(ann) else osp.join(root, ann)
+                if not osp.isfile(path):
+                    raise FileNotFoundError(
+                        f'{key}.ann_file={ann!r} (resolved to {path!r}) does not exist: fix '
+                        f'{key}.ann_file or {key}.data_root')
 
 
 def build_runner_config(config: str,
@@ -52,6 +110,8 @@ def build_runner_config(config: str,
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
     cfg.launcher = launcher
+    if launcher != 'none':
+        _cpu_ddp_defaults(cfg)
     if work_dir is not None:
         cfg.work_dir = work_dir
     elif cfg.get('work_dir') is None:
@@ -64,6 +124,8 @@ def build_runner_config(config: str,
     elif resume is not None:
         cfg.resume = True
         cfg.load_from = resume
+    check_data_paths(cfg, ('test_dataloader', ) if for_test else
+                     ('train_dataloader', 'val_dataloader'))
     if for_test:
         cfg.load_from = load_from
         if out is not None:

@@ -1,1 +1,2 @@
 """Evaluation metrics (registry location)."""
+from .metrics import *  # noqa: F401,F403

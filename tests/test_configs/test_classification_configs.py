@@ -17,7 +17,8 @@ CONFIGS = sorted(
     glob.glob(osp.join(ROOT, 'configs', 'fashion_mnist', '*.py')) +
     glob.glob(osp.join(ROOT, 'configs', 'cifar100', '*.py')) +
     glob.glob(osp.join(ROOT, 'configs', 'reviewkd', '*.py')) +
-    glob.glob(osp.join(ROOT, 'configs', 'imagenet', '*.py')))
+    glob.glob(osp.join(ROOT, 'configs', 'imagenet', '*.py')) +
+    glob.glob(osp.join(ROOT, 'configs', 'tskd', '*.py')))
 
 
 def _id(path):
@@ -52,13 +53,13 @@ def test_config_builds_and_steps(path):
     imagenet = 'in1k' in path
     if imagenet:
         # 224x224 ImageNet models: building includes the dry forward; no step on CPU here
-        if hasattr(model, 'feature_shapes'):
+        if 'review' in getattr(model, 'feature_shapes', {}):
             assert len(model.feature_shapes['review']['student']) == 5
         return
     torch.manual_seed(0)
-    channels = 1 if 'fashion_mnist' in path else 3
-    classes = 10 if 'fashion_mnist' in path else 100
-    x = torch.randn(2, channels, 32, 32) * 50 + 100
+    fmnist = 'fmnist' in path
+    channels, hw, classes = (1, 28, 10) if fmnist else (3, 32, 100)
+    x = torch.randn(2, channels, hw, hw) * 50 + 100
     samples = [DataSample().set_gt_label(i) for i in range(2)]
     data = model.data_preprocessor(dict(inputs=list(x), data_samples=samples), True)
     model.train()

@@ -103,6 +103,69 @@ def test_reviewkd_train_export_and_plain_student_predicts_identically(tmp_path, 
     load_checkpoint(plain, str(student_ckpt), map_location='cpu', strict=True)
     algo.eval()
     plain.eval()
-    x = torch.randn(8, 1, 32, 32)
+    x = torch.randn(8, 1, 28, 28)
     with torch.no_grad():
         torch.testing.assert_close(algo(x, mode='tensor'), plain(x, mode='tensor'))
+
+
+def test_student_with_amp_on_cpu_and_test_with_show_dir(tmp_path, fmnist_root):
+    cfg = osp.join(CFG, 'resnet20_fmnist.py')
+    opts = tiny() + ['model.backbone.depth=8']
+    log = tool('tools/train.py', cfg, '--amp', '--work-dir', str(tmp_path), '--cfg-options',
+               *opts)
+    assert 'CPUAmpOptimWrapper' in log or 'bfloat16' in log
+    losses = [float(v) for v in re.findall(r'\sloss: ([0-9.naif]+)', log)]
+    assert losses and all(v == v and v < 1e3 for v in losses)  # finite
+    show = tmp_path / 'show'
+    log = tool('tools/test.py', cfg, str(tmp_path / 'epoch_1.pth'), '--show-dir', str(show),
+               '--cfg-options', *opts, 'test_dataloader.dataset.indices=4')
+    assert 'accuracy/top1' in log
+    assert len(list(show.rglob('*.png'))) == 4
+
+
+def test_tskd_train_test_and_export(tmp_path, teacher_ckpt):
+    from mmengine.config import Config
+    from mmengine.registry import DefaultScope
+    from mmengine.runner import load_checkpoint
+
+    from mmreviewkd.registry import MODELS
+    cfg = osp.join(ROOT, 'configs', 'tskd', 'tskd_resnet56_resnet20_fmnist.py')
+    opts = tiny(teacher_depth=8) + [f'model.teacher_ckpt={teacher_ckpt}']
+    log = tool('tools/train.py', cfg, '--work-dir', str(tmp_path), '--cfg-options', *opts)
+    assert 'tskd.loss_sd_exit1' in log and 'tskd.loss_kd_exit3' in log
+    ckpt = tmp_path / 'epoch_1.pth'
+    log = tool('tools/test.py', cfg, str(ckpt), '--work-dir', str(tmp_path / 'test'),
+               '--cfg-options', *opts)
+    for key in ('exit1/top1', 'exit2/top1', 'exit3/top1', 'ensemble/top1'):
+        assert f'multi-exit/{key}' in log, key
+
+    student_ckpt = tmp_path / 'student.pth'
+    tool('tools/model_converters/export_student.py', str(ckpt), str(student_ckpt))
+    distill_cfg = Config.fromfile(cfg)
+    distill_cfg.merge_from_dict(dict(model=dict(teacher=dict(backbone=dict(depth=8)),
+                                                teacher_ckpt=None)))
+    plain_cfg = Config.fromfile(osp.join(ROOT, 'configs', 'tskd', 'multiexit_resnet20_fmnist.py'))
+    with DefaultScope.overwrite_default_scope('mmreviewkd'):
+        algo = MODELS.build(distill_cfg.model)
+        plain = MODELS.build(plain_cfg.model)
+    load_checkpoint(algo, str(ckpt), map_location='cpu')
+    load_checkpoint(plain, str(student_ckpt), map_location='cpu', strict=True)
+    algo.eval()
+    plain.eval()
+    x = torch.randn(6, 1, 28, 28)
+    with torch.no_grad():
+        a = algo(x, mode='predict')
+        b = plain(x, mode='predict')
+    torch.testing.assert_close(torch.stack([s.pred_score for s in a]),
+                               torch.stack([s.pred_score for s in b]))
+    torch.testing.assert_close(torch.stack([s.exit_scores for s in a]),
+                               torch.stack([s.exit_scores for s in b]))
+    # early-exit sweep: threshold 0 answers with exit 1, > 1 with the vote of all exits
+    log = tool('tools/analysis_tools/early_exit_sweep.py', cfg, str(ckpt), '--thresholds', '0',
+               '1.01', '--out-dir', str(tmp_path / 'sweep'), '--cfg-options', *opts)
+    res = json.loads((tmp_path / 'sweep' / 'early_exit.json').read_text())
+    first, never = res['sweep']
+    assert first['exit_share'][0] == 100.0 and never['exit_share'][-1] == 100.0
+    assert first['top1'] == pytest.approx(res['exit_top1'][0])
+    assert first['gmacs'] < never['gmacs']
+    assert (tmp_path / 'sweep' / 'early_exit.png').is_file()

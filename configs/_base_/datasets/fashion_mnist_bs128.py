@@ -1,5 +1,5 @@
-# Fashion-MNIST (MMPretrain's FashionMNIST) as 1x32x32 images: 28x28 padded by 2 (test), random
-# 32x32 crops of the 4-padded image plus horizontal flips (train).
+# Fashion-MNIST (MMPretrain's FashionMNIST) at its native 1x28x28: random 28x28 crops of the
+# 2-padded image plus horizontal flips for training, the plain image for testing.
 # The files come from Debian's dataset-fashion-mnist package (tools/setup_env.sh puts them under
 # data/fashion_mnist/); elsewhere MMPretrain downloads them on first use.
 dataset_type = 'mmpretrain.FashionMNIST'
@@ -17,14 +17,11 @@ fmnist_preprocessor = dict(
 )
 
 train_pipeline = [
-    dict(type='mmpretrain.RandomCrop', crop_size=32, padding=4),
+    dict(type='mmpretrain.RandomCrop', crop_size=28, padding=2),
     dict(type='mmpretrain.RandomFlip', prob=0.5, direction='horizontal'),
     dict(type='mmpretrain.PackInputs'),
 ]
-test_pipeline = [
-    dict(type='mmpretrain.RandomCrop', crop_size=32, padding=2),  # deterministic: 28 + 2*2
-    dict(type='mmpretrain.PackInputs'),
-]
+test_pipeline = [dict(type='mmpretrain.PackInputs')]
 
 train_dataloader = dict(
     batch_size=128,

@@ -1,3 +1,4 @@
 from .review_kd_distill import ReviewKDDistill
+from .tskd_distill import TSKDDistill
 
-__all__ = ['ReviewKDDistill']
+__all__ = ['ReviewKDDistill', 'TSKDDistill']

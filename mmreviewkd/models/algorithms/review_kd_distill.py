@@ -4,14 +4,13 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 from mmengine.logging import MMLogger
-from mmengine.model import BaseModel
 from mmrazor.models.algorithms.distill.configurable.single_teacher_distill import \
     SingleTeacherDistill
 from mmrazor.models.utils import add_prefix
 from torch import Tensor, nn
 
 from mmreviewkd.registry import MODELS
-from mmreviewkd.utils.inplace import disable_inplace
+from mmreviewkd.utils import disable_inplace, load_teacher_checkpoint
 
 ShapeList = List[Tuple[int, ...]]
 
@@ -39,7 +38,9 @@ class ReviewKDDistill(SingleTeacherDistill):
       (features + logits), ``extract_feat`` for detectors;
     * turns every in-place op of student and teacher off (MMRazor's walk does nothing on
       torch >= 2.5), so recorded tensors are never overwritten;
-    * checks that distillation losses are finite.
+    * loads ``teacher_ckpt`` strictly (weights-only); a missing, corrupt or mismatching file
+      fails the build with the config key named (MMRazor would load it partially and go on);
+    * checks that inputs have the channels of ``input_shape`` and that losses are finite.
 
     Args:
         input_shape (Sequence[int]): (C, H, W) of the dummy input for shape inference.
@@ -61,8 +62,13 @@ class ReviewKDDistill(SingleTeacherDistill):
                  teacher_eval: bool = True,
                  teacher_forward: str = 'auto',
                  check_finite: bool = True,
+                 teacher_ckpt: Optional[str] = None,
                  **kwargs) -> None:
-        super().__init__(*args, **kwargs)
+        super().__init__(*args, teacher_ckpt=None, **kwargs)
+        if teacher_ckpt:
+            load_teacher_checkpoint(self.teacher, teacher_ckpt)
+            self.teacher._is_init = True  # init_weights() must not overwrite the weights
+        self.teacher_ckpt = teacher_ckpt
         if teacher_forward not in ('auto', 'tensor', 'extract_feat', 'loss'):
             raise ValueError(f'model.teacher_forward must be auto/tensor/extract_feat/loss, '
                              f'got {teacher_forward!r}')
@@ -180,15 +186,31 @@ class ReviewKDDistill(SingleTeacherDistill):
 
         if not self.distillation_stopped:
             distill_losses = self.distiller.compute_distill_losses()
-            if self.check_finite:
-                for name, value in distill_losses.items():
-                    if isinstance(value, Tensor) and not torch.isfinite(value).all():
-                        raise FloatingPointError(
-                            f'distillation loss `{name}` is {value.item()}: stopping before it '
-                            f'corrupts the weights. Lower its `loss_weight` in '
-                            f'model.distiller.distill_losses.{name} or the learning rate.')
+            self._check_finite(distill_losses)
             losses.update(add_prefix(distill_losses, 'distill'))
         return losses
+
+    def _check_finite(self, losses: Dict[str, Tensor]) -> None:
+        """Stop with a message (instead of corrupting the weights) on a NaN/inf loss."""
+        if not self.check_finite:
+            return
+        for name, value in losses.items():
+            if isinstance(value, Tensor) and not torch.isfinite(value).all():
+                raise FloatingPointError(
+                    f'distillation loss `{name}` is {value.item()}: stopping before it '
+                    f'corrupts the weights. Lower its weight (model.distiller.distill_losses / '
+                    f'model.tskd_loss) or the learning rate, and check the inputs.')
+
+    def forward(self, inputs: Tensor, data_samples=None, mode: str = 'tensor'):
+        """Check the input channels, then MMRazor's forward (loss / predict / tensor)."""
+        if isinstance(inputs, Tensor) and inputs.dim() == 4 and \
+                inputs.shape[1] != self.input_shape[0]:
+            raise ValueError(
+                f'the images have {inputs.shape[1]} channels but the model expects '
+                f'{self.input_shape[0]} (model.input_shape={self.input_shape}). Convert the '
+                'images (e.g. grayscale -> RGB in the pipeline) or set the backbones\' '
+                '`in_channels`, the data_preprocessor mean/std and `model.input_shape` to match.')
+        return super().forward(inputs, data_samples, mode)
 
     def train(self, mode: bool = True) -> 'ReviewKDDistill':
         """Switch train/eval; the teacher stays in eval mode when ``teacher_eval``."""

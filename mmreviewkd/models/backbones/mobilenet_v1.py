@@ -7,10 +7,10 @@ blocks (3x3 depthwise + BN + ReLU, 1x1 pointwise + BN + ReLU); 4.23M parameters 
 """
 from typing import List, Optional, Sequence, Tuple
 
-from mmengine.model import BaseModule
 from torch import Tensor, nn
 
 from mmreviewkd.registry import MODELS
+from .base_backbone import StagedBackbone
 
 # (out_channels, stride) of the 13 depthwise-separable blocks; stage ends after blocks 3/5/11/13
 BLOCKS = ((64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2), (512, 1), (512, 1),
@@ -26,7 +26,7 @@ def _dw_separable(cin: int, cout: int, stride: int) -> nn.Sequential:
 
 
 @MODELS.register_module()
-class MobileNetV1(BaseModule):
+class MobileNetV1(StagedBackbone):
     """MobileNetV1 backbone with MMPretrain's backbone API.
 
     Args:
@@ -41,15 +41,7 @@ class MobileNetV1(BaseModule):
                  in_channels: int = 3,
                  out_indices: Sequence[int] = (3, ),
                  init_cfg: Optional[List[dict]] = None) -> None:
-        if init_cfg is None:
-            init_cfg = [
-                dict(type='Kaiming', layer='Conv2d', mode='fan_out', nonlinearity='relu'),
-                dict(type='Constant', val=1, bias=0, layer='BatchNorm2d'),
-            ]
-        super().__init__(init_cfg=init_cfg)
-        if any(i not in range(-4, 4) for i in out_indices):
-            raise ValueError(f'MobileNetV1: `out_indices` must be in 0..3, got {out_indices}')
-        self.out_indices = tuple(i % 4 for i in out_indices)
+        super().__init__(4, out_indices, init_cfg)
         cin = int(32 * widen_factor)
         self.stem = nn.Sequential(
             nn.Conv2d(in_channels, cin, 3, 2, 1, bias=False), nn.BatchNorm2d(cin),
@@ -60,11 +52,6 @@ class MobileNetV1(BaseModule):
             self.layers.append(_dw_separable(cin, cout, stride))
             cin = cout
         self.stage_channels = tuple(int(BLOCKS[e][0] * widen_factor) for e in STAGE_ENDS)
-
-    @property
-    def out_channels(self) -> Tuple[int, ...]:
-        """Channels of the returned features, in ``out_indices`` order."""
-        return tuple(self.stage_channels[i] for i in self.out_indices)
 
     def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
         """(N, C_in, H, W) -> tuple of stage features."""

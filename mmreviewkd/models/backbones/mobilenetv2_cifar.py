@@ -7,10 +7,10 @@ Parameter count with a 100-way FC: 0.81M.
 """
 from typing import List, Optional, Sequence, Tuple
 
-from mmengine.model import BaseModule
 from torch import Tensor, nn
 
 from mmreviewkd.registry import MODELS
+from .base_backbone import StagedBackbone
 
 SETTINGS = ((1, 16, 1, 1), (None, 24, 2, 1), (None, 32, 3, 2), (None, 64, 4, 2),
             (None, 96, 3, 1), (None, 160, 3, 2), (None, 320, 1, 1))
@@ -52,7 +52,7 @@ class InvertedResidual(nn.Module):
 
 
 @MODELS.register_module()
-class MobileNetV2Cifar(BaseModule):
+class MobileNetV2Cifar(StagedBackbone):
     """CIFAR MobileNetV2 backbone with MMPretrain's backbone API.
 
     Stages: 0 = stem (N, 32w, 16, 16), 1 = after group 1 (24w @ 16), 2 = after group 2
@@ -74,16 +74,7 @@ class MobileNetV2Cifar(BaseModule):
                  in_channels: int = 3,
                  out_indices: Sequence[int] = (5, ),
                  init_cfg: Optional[List[dict]] = None) -> None:
-        if init_cfg is None:
-            init_cfg = [
-                dict(type='Kaiming', layer='Conv2d', mode='fan_out', nonlinearity='relu'),
-                dict(type='Constant', val=1, bias=0, layer='BatchNorm2d'),
-            ]
-        super().__init__(init_cfg=init_cfg)
-        if any(i not in range(-6, 6) for i in out_indices):
-            raise ValueError(f'MobileNetV2Cifar: `out_indices` must be in 0..5, '
-                             f'got {out_indices}')
-        self.out_indices = tuple(i % 6 for i in out_indices)
+        super().__init__(6, out_indices, init_cfg)
         cin = int(32 * widen_factor)
         self.conv1 = nn.Sequential(*_conv_bn(in_channels, cin, 3, stride=2))
         channels = [cin]
@@ -101,11 +92,6 @@ class MobileNetV2Cifar(BaseModule):
         self.conv2 = nn.Sequential(*_conv_bn(cin, self.last_channels, 1))
         self.stage_channels = (channels[0], ) + tuple(
             channels[e + 1] for e in STAGE_ENDS) + (self.last_channels, )
-
-    @property
-    def out_channels(self) -> Tuple[int, ...]:
-        """Channels of the returned features, in ``out_indices`` order."""
-        return tuple(self.stage_channels[i] for i in self.out_indices)
 
     def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
         """(N, C_in, H, W) -> tuple of stage features."""

@@ -9,10 +9,10 @@ CIFAR-100).
 """
 from typing import List, Optional, Sequence, Tuple
 
-from mmengine.model import BaseModule
 from torch import Tensor, nn
 
 from mmreviewkd.registry import MODELS
+from .base_backbone import StagedBackbone
 
 
 class CifarBasicBlock(nn.Module):
@@ -50,7 +50,7 @@ class CifarBasicBlock(nn.Module):
 
 
 @MODELS.register_module()
-class ResNetCifar(BaseModule):
+class ResNetCifar(StagedBackbone):
     """CIFAR ResNet backbone (3 stages) with MMPretrain's backbone API.
 
     Args:
@@ -77,21 +77,10 @@ class ResNetCifar(BaseModule):
                  out_indices: Sequence[int] = (2, ),
                  frozen_stages: int = -1,
                  init_cfg: Optional[List[dict]] = None) -> None:
-        if init_cfg is None:
-            init_cfg = [
-                dict(type='Kaiming', layer='Conv2d', mode='fan_out', nonlinearity='relu'),
-                dict(type='Constant', val=1, bias=0, layer='BatchNorm2d'),
-            ]
-        super().__init__(init_cfg=init_cfg)
+        super().__init__(3, out_indices, init_cfg)
         if depth not in self.arch_settings:
             raise ValueError(f'ResNetCifar: `depth` must be one of '
                              f'{sorted(self.arch_settings)}, got {depth}')
-        out_indices = tuple(out_indices)
-        for i in out_indices:
-            if i not in (0, 1, 2, -1, -2, -3):
-                raise ValueError(f'ResNetCifar: `out_indices` entries must be in 0..2 '
-                                 f'(3 stages), got {out_indices}')
-        self.out_indices = tuple(i % 3 for i in out_indices)
         self.depth = depth
         self.frozen_stages = frozen_stages
         num_blocks = self.arch_settings[depth]
@@ -110,11 +99,6 @@ class ResNetCifar(BaseModule):
                 channels = out_ch
             self.add_module(f'layer{i + 1}', nn.Sequential(*blocks))
         self._freeze_stages()
-
-    @property
-    def out_channels(self) -> Tuple[int, ...]:
-        """Channels of the returned feature maps, in ``out_indices`` order."""
-        return tuple(self.stage_channels[i] for i in self.out_indices)
 
     def preact_sources(self) -> List[str]:
         """Names (relative to this backbone) of the modules whose *input* is the pre-activation

@@ -11,23 +11,16 @@ with a 100-way FC.
 from typing import List, Optional, Sequence, Tuple
 
 import torch
-from mmengine.model import BaseModule
 from torch import Tensor, nn
 
 from mmreviewkd.registry import MODELS
+from .base_backbone import StagedBackbone
 
 
 def channel_shuffle(x: Tensor, groups: int) -> Tensor:
     """(N, C, H, W) -> same shape, channels interleaved across ``groups``."""
     n, c, h, w = x.shape
     return x.view(n, groups, c // groups, h, w).transpose(1, 2).reshape(n, c, h, w)
-
-
-def _default_init() -> List[dict]:
-    return [
-        dict(type='Kaiming', layer='Conv2d', mode='fan_out', nonlinearity='relu'),
-        dict(type='Constant', val=1, bias=0, layer='BatchNorm2d'),
-    ]
 
 
 # ----------------------------------------------------------------------------- ShuffleNetV1
@@ -68,7 +61,7 @@ class ShuffleV1Block(nn.Module):
 
 
 @MODELS.register_module()
-class ShuffleNetV1Cifar(BaseModule):
+class ShuffleNetV1Cifar(StagedBackbone):
     """CIFAR ShuffleNetV1 backbone with MMPretrain's backbone API.
 
     Args:
@@ -89,11 +82,7 @@ class ShuffleNetV1Cifar(BaseModule):
                  in_channels: int = 3,
                  out_indices: Sequence[int] = (2, ),
                  init_cfg: Optional[List[dict]] = None) -> None:
-        super().__init__(init_cfg=init_cfg or _default_init())
-        if any(i not in range(-3, 3) for i in out_indices):
-            raise ValueError(f'ShuffleNetV1Cifar: `out_indices` must be in 0..2, '
-                             f'got {out_indices}')
-        self.out_indices = tuple(i % 3 for i in out_indices)
+        super().__init__(3, out_indices, init_cfg)
         self.stage_channels = tuple(stage_channels)
         self.num_blocks = tuple(num_blocks)
         self.conv1 = nn.Conv2d(in_channels, 24, 1, bias=False)
@@ -108,11 +97,6 @@ class ShuffleNetV1Cifar(BaseModule):
                                              2 if j == 0 else 1, groups))
                 cin = cout
             self.add_module(f'layer{i + 1}', nn.Sequential(*blocks))
-
-    @property
-    def out_channels(self) -> Tuple[int, ...]:
-        """Channels of the returned features, in ``out_indices`` order."""
-        return tuple(self.stage_channels[i] for i in self.out_indices)
 
     def preact_sources(self) -> List[str]:
         """Modules whose input is each returned stage's pre-activation output."""
@@ -191,7 +175,7 @@ class ShuffleV2DownBlock(nn.Module):
 
 
 @MODELS.register_module()
-class ShuffleNetV2Cifar(BaseModule):
+class ShuffleNetV2Cifar(StagedBackbone):
     """CIFAR ShuffleNetV2 backbone with MMPretrain's backbone API.
 
     Stages: 0..2 the three stages ((116 @ 16), (232 @ 8), (464 @ 4) for 1x and a 32x32 input),
@@ -212,11 +196,7 @@ class ShuffleNetV2Cifar(BaseModule):
                  in_channels: int = 3,
                  out_indices: Sequence[int] = (3, ),
                  init_cfg: Optional[List[dict]] = None) -> None:
-        super().__init__(init_cfg=init_cfg or _default_init())
-        if any(i not in range(-4, 4) for i in out_indices):
-            raise ValueError(f'ShuffleNetV2Cifar: `out_indices` must be in 0..3, '
-                             f'got {out_indices}')
-        self.out_indices = tuple(i % 4 for i in out_indices)
+        super().__init__(4, out_indices, init_cfg)
         self.stage_channels = tuple(stage_channels)
         self.num_blocks = tuple(num_blocks)
         self.conv1 = nn.Conv2d(in_channels, 24, 3, 1, 1, bias=False)
@@ -229,11 +209,6 @@ class ShuffleNetV2Cifar(BaseModule):
             cin = cout
         self.conv2 = nn.Conv2d(cin, stage_channels[3], 1, bias=False)
         self.bn2 = nn.BatchNorm2d(stage_channels[3])
-
-    @property
-    def out_channels(self) -> Tuple[int, ...]:
-        """Channels of the returned features, in ``out_indices`` order."""
-        return tuple(self.stage_channels[i] for i in self.out_indices)
 
     def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
         """(N, C_in, H, W) -> tuple of stage features."""

@@ -7,10 +7,10 @@ counts with a 100-way FC: VGG8 3.96M, VGG13 9.46M.
 """
 from typing import List, Optional, Sequence, Tuple
 
-from mmengine.model import BaseModule
 from torch import Tensor, nn
 
 from mmreviewkd.registry import MODELS
+from .base_backbone import StagedBackbone
 
 ARCH = {
     8: [[64], [128], [256], [512], [512]],
@@ -23,7 +23,7 @@ ARCH = {
 
 
 @MODELS.register_module()
-class VGGCifar(BaseModule):
+class VGGCifar(StagedBackbone):
     """CIFAR VGG-BN backbone with MMPretrain's backbone API.
 
     Args:
@@ -42,17 +42,9 @@ class VGGCifar(BaseModule):
                  in_channels: int = 3,
                  out_indices: Sequence[int] = (4, ),
                  init_cfg: Optional[List[dict]] = None) -> None:
-        if init_cfg is None:
-            init_cfg = [
-                dict(type='Kaiming', layer='Conv2d', mode='fan_out', nonlinearity='relu'),
-                dict(type='Constant', val=1, bias=0, layer='BatchNorm2d'),
-            ]
-        super().__init__(init_cfg=init_cfg)
+        super().__init__(5, out_indices, init_cfg)
         if depth not in ARCH:
             raise ValueError(f'VGGCifar: `depth` must be one of {sorted(ARCH)}, got {depth}')
-        if any(i not in range(-5, 5) for i in out_indices):
-            raise ValueError(f'VGGCifar: `out_indices` must be in 0..4, got {out_indices}')
-        self.out_indices = tuple(i % 5 for i in out_indices)
         self.stage_channels = tuple(block[-1] for block in ARCH[depth])
         cin = in_channels
         for i, block in enumerate(ARCH[depth]):
@@ -65,11 +57,6 @@ class VGGCifar(BaseModule):
             self.add_module(f'block{i}', nn.Sequential(*layers))
             self.add_module(f'relu{i}', nn.ReLU(inplace=True))
         self.pool = nn.MaxPool2d(kernel_size=2, stride=2)
-
-    @property
-    def out_channels(self) -> Tuple[int, ...]:
-        """Channels of the returned features, in ``out_indices`` order."""
-        return tuple(self.stage_channels[i] for i in self.out_indices)
 
     def preact_sources(self) -> List[str]:
         """Modules whose input is each returned block's pre-activation output."""

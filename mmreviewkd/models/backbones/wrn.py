@@ -6,10 +6,10 @@ blocks with ``16k, 32k, 64k`` channels (strides 1, 2, 2), then BN + ReLU. Parame
 """
 from typing import List, Optional, Sequence, Tuple
 
-from mmengine.model import BaseModule
 from torch import Tensor, nn
 
 from mmreviewkd.registry import MODELS
+from .base_backbone import StagedBackbone
 
 
 class WideBasicBlock(nn.Module):
@@ -43,7 +43,7 @@ class WideBasicBlock(nn.Module):
 
 
 @MODELS.register_module()
-class WideResNetCifar(BaseModule):
+class WideResNetCifar(StagedBackbone):
     """CIFAR Wide ResNet backbone with MMPretrain's backbone API.
 
     Stage outputs are the raw outputs of the three groups; the last one is followed by the final
@@ -68,17 +68,9 @@ class WideResNetCifar(BaseModule):
                  in_channels: int = 3,
                  out_indices: Sequence[int] = (2, ),
                  init_cfg: Optional[List[dict]] = None) -> None:
-        if init_cfg is None:
-            init_cfg = [
-                dict(type='Kaiming', layer='Conv2d', mode='fan_out', nonlinearity='relu'),
-                dict(type='Constant', val=1, bias=0, layer='BatchNorm2d'),
-            ]
-        super().__init__(init_cfg=init_cfg)
+        super().__init__(3, out_indices, init_cfg)
         if (depth - 4) % 6 != 0 or depth < 10:
             raise ValueError(f'WideResNetCifar: `depth` must be 6n + 4, got {depth}')
-        self.out_indices = tuple(i % 3 for i in out_indices)
-        if any(i not in (0, 1, 2) for i in out_indices):
-            raise ValueError(f'WideResNetCifar: `out_indices` must be in 0..2, got {out_indices}')
         n = (depth - 4) // 6
         channels = [16, 16 * widen_factor, 32 * widen_factor, 64 * widen_factor]
         self.stage_channels = tuple(channels[1:])
@@ -91,11 +83,6 @@ class WideResNetCifar(BaseModule):
             cin = cout
         self.bn1 = nn.BatchNorm2d(cin)
         self.relu = nn.ReLU(inplace=True)
-
-    @property
-    def out_channels(self) -> Tuple[int, ...]:
-        """Channels of the returned features, in ``out_indices`` order."""
-        return tuple(self.stage_channels[i] for i in self.out_indices)
 
     def preact_sources(self) -> List[str]:
         """Modules whose input is each returned stage's pre-activation output."""

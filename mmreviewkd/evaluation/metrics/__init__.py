@@ -1,0 +1,3 @@
+from .multi_exit_accuracy import MultiExitAccuracy
+
+__all__ = ['MultiExitAccuracy']

@@ -1,0 +1,37 @@
+"""Shared API of this package's backbones (MMPretrain's backbone conventions)."""
+from typing import List, Optional, Sequence, Tuple
+
+from mmengine.model import BaseModule
+
+
+class StagedBackbone(BaseModule):
+    """A backbone with ``num_stages`` stages that returns the outputs of ``out_indices``.
+
+    Subclasses set ``self.stage_channels`` (channels of every stage) in ``__init__``.
+
+    Args:
+        num_stages (int): Number of selectable stages.
+        out_indices (Sequence[int]): Stages to return (negative indices count from the end).
+        init_cfg (list, optional): MMEngine init config. Defaults to Kaiming (fan_out, relu)
+            for convs and constant 1/0 for BN.
+    """
+
+    def __init__(self, num_stages: int, out_indices: Sequence[int],
+                 init_cfg: Optional[List[dict]] = None) -> None:
+        if init_cfg is None:
+            init_cfg = [
+                dict(type='Kaiming', layer='Conv2d', mode='fan_out', nonlinearity='relu'),
+                dict(type='Constant', val=1, bias=0, layer='BatchNorm2d'),
+            ]
+        super().__init__(init_cfg=init_cfg)
+        out_indices = tuple(out_indices)
+        if not out_indices or any(i not in range(-num_stages, num_stages) for i in out_indices):
+            raise ValueError(f'{type(self).__name__}: `out_indices` entries must be in '
+                             f'0..{num_stages - 1} ({num_stages} stages), got {out_indices}')
+        self.out_indices = tuple(i % num_stages for i in out_indices)
+        self.stage_channels: Tuple[int, ...] = ()
+
+    @property
+    def out_channels(self) -> Tuple[int, ...]:
+        """Channels of the returned feature maps, in ``out_indices`` order."""
+        return tuple(self.stage_channels[i] for i in self.out_indices)

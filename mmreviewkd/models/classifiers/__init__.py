@@ -1,0 +1,3 @@
+from .multi_exit_classifier import MultiExitClassifier
+
+__all__ = ['MultiExitClassifier']

@@ -1,0 +1,3 @@
+from .bottleneck_exit import BottleneckExit
+
+__all__ = ['BottleneckExit']

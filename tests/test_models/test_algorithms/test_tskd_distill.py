@@ -1,0 +1,73 @@
+import copy
+
+import pytest
+import torch
+from mmengine.registry import DefaultScope
+from mmpretrain.structures import DataSample
+
+from mmreviewkd.registry import MODELS
+
+
+def classifier(depth, multi_exit=False):
+    cfg = dict(
+        _scope_='mmpretrain', type='ImageClassifier',
+        backbone=dict(type='mmreviewkd.ResNetCifar', depth=depth, out_indices=(0, 1, 2)),
+        neck=dict(type='GlobalAveragePooling'),
+        head=dict(type='LinearClsHead', num_classes=10, in_channels=64))
+    if multi_exit:
+        cfg.update(type='mmreviewkd.MultiExitClassifier', input_shape=(3, 32, 32))
+    return cfg
+
+
+def tskd(with_review=False, **kwargs):
+    cfg = dict(type='TSKDDistill', architecture=classifier(8, True), teacher=classifier(14),
+               input_shape=(3, 32, 32), **kwargs)
+    if with_review:
+        cfg['distiller'] = dict(
+            type='ConfigurableDistiller',
+            student_recorders=dict(feats=dict(type='StageFeatures')),
+            teacher_recorders=dict(feats=dict(type='StageFeatures', preact=True)),
+            connectors=dict(review=dict(type='ReviewKDConnector')),
+            distill_losses=dict(loss_hcl=dict(type='HCLLoss', loss_weight=0.6)),
+            loss_forward_mappings=dict(loss_hcl=dict(
+                s_feats=dict(from_student=True, recorder='feats', connector='review'),
+                t_feats=dict(from_student=False, recorder='feats'))))
+    with DefaultScope.overwrite_default_scope('mmreviewkd'):
+        return MODELS.build(copy.deepcopy(cfg))
+
+
+def batch(n=4):
+    return torch.randn(n, 3, 32, 32), [DataSample().set_gt_label(i % 10) for i in range(n)]
+
+
+@pytest.mark.parametrize('with_review', [False, True])
+def test_training_step_terms_and_gradients(with_review):
+    torch.manual_seed(0)
+    algo = tskd(with_review)
+    algo.train()
+    assert not algo.teacher.training
+    losses = algo.loss(*batch())
+    expected = {f'tskd.loss_{t}_exit{k}' for t in ('ce', 'kd') for k in (1, 2, 3)}
+    expected |= {f'tskd.loss_{t}_exit{k}' for t in ('sd', 'feat') for k in (1, 2)}
+    if with_review:
+        expected.add('distill.loss_hcl')
+    assert set(losses) == expected
+    sum(losses.values()).backward()
+    for name, p in algo.student.named_parameters():
+        assert p.grad is not None, name
+    assert all(p.grad is None for p in algo.teacher.parameters())
+
+
+def test_predict_returns_the_vote_with_every_exit():
+    algo = tskd()
+    algo.eval()
+    out = algo(*batch(2), mode='predict')
+    assert out[0].exit_scores.shape == (3, 10)
+    torch.testing.assert_close(out[0].pred_score, out[0].exit_scores.mean(0))
+
+
+def test_plain_classifier_student_is_refused():
+    with pytest.raises(TypeError, match='MultiExitClassifier'):
+        with DefaultScope.overwrite_default_scope('mmreviewkd'):
+            MODELS.build(dict(type='TSKDDistill', architecture=classifier(8),
+                              teacher=classifier(14)))

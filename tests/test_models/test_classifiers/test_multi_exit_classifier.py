@@ -1,0 +1,70 @@
+import pytest
+import torch
+from mmengine.registry import DefaultScope
+from mmpretrain.structures import DataSample
+
+from mmreviewkd.registry import MODELS
+
+
+def build(backbone, channels, input_shape, **kwargs):
+    cfg = dict(
+        _scope_='mmpretrain', type='mmreviewkd.MultiExitClassifier', backbone=backbone,
+        neck=dict(type='GlobalAveragePooling'),
+        head=dict(type='LinearClsHead', num_classes=7, in_channels=channels),
+        input_shape=input_shape, **kwargs)
+    with DefaultScope.overwrite_default_scope('mmreviewkd'):
+        return MODELS.build(cfg)
+
+
+BACKBONES = {
+    'cifar_resnet20': (dict(type='mmreviewkd.ResNetCifar', depth=20, out_indices=(0, 1, 2)),
+                       64, (3, 32, 32), [16, 32]),
+    'mmpretrain_resnet18': (dict(type='ResNet', depth=18, out_indices=(0, 1, 2, 3)), 512,
+                            (3, 64, 64), [64, 128, 256]),
+    'mmpretrain_mobilenetv2': (dict(type='MobileNetV2', widen_factor=0.5, out_indices=(2, 4, 7)),
+                               1280, (3, 64, 64), [16, 48]),
+}
+
+
+@pytest.mark.parametrize('name', sorted(BACKBONES))
+def test_exit_shapes_on_several_backbones(name):
+    backbone, channels, shape, exit_in = BACKBONES[name]
+    model = build(backbone, channels, shape)
+    assert model.num_exits == len(exit_in) + 1
+    assert [e.layers[0].in_channels for e in model.exits] == exit_in
+    x = torch.randn(2, *shape)
+    logits, feats = model.forward_exits(x)
+    assert [tuple(lg.shape) for lg in logits] == [(2, 7)] * model.num_exits
+    assert [tuple(f.shape) for f in feats] == [(2, channels)] * model.num_exits
+    torch.testing.assert_close(model(x, mode='tensor'), logits[-1])
+    sum(lg.sum() for lg in logits).backward()
+    assert all(p.grad is not None for p in model.exits.parameters())
+
+
+def test_loss_predict_and_exit_scores():
+    backbone, channels, shape, _ = BACKBONES['cifar_resnet20']
+    model = build(backbone, channels, shape, vote='hard')
+    x = torch.randn(3, *shape)
+    samples = [DataSample().set_gt_label(i) for i in range(3)]
+    losses = model(x, samples, mode='loss')
+    assert set(losses) == {'loss_ce_exit1', 'loss_ce_exit2', 'loss_ce_exit3'}
+    model.eval()
+    out = model(x, [DataSample() for _ in range(3)], mode='predict')
+    assert out[0].exit_scores.shape == (3, 7)
+    torch.testing.assert_close(out[0].exit_scores.sum(1), torch.ones(3))
+    model.early_exit_threshold = 0.0
+    out = model(x, None, mode='predict')
+    assert all(o.exit_used == 0 for o in out)
+    torch.testing.assert_close(out[0].pred_score, out[0].exit_scores[0])
+
+
+def test_config_errors_name_the_key():
+    backbone, channels, shape, _ = BACKBONES['cifar_resnet20']
+    with pytest.raises(ValueError, match='model.vote'):
+        build(backbone, channels, shape, vote='median')
+    with pytest.raises(ValueError, match='exit_indices'):
+        build(backbone, channels, shape, exit_indices=[2])
+    with pytest.raises(ValueError, match='out_indices'):
+        build(dict(type='mmreviewkd.ResNetCifar', depth=8), 64, shape)
+    with pytest.raises(ValueError, match='vote_weights'):
+        build(backbone, channels, shape, vote='weighted', vote_weights=[1, 2])

@@ -162,6 +162,18 @@ if [ "${MMREVIEWKD_SKIP_DATA:-0}" != "1" ]; then
     fi
 fi
 
+# ---------------------------------------------------------------------------------------------
+# 7. the embedded detection data (generated from Fashion-MNIST, COCO format)
+if [ "${MMREVIEWKD_SKIP_DATA:-0}" != "1" ] && [ -f "$ROOT/data/fashion_mnist/train-images-idx3-ubyte" ]; then
+    if [ -f "$ROOT/data/fmnist_coco/annotations/instances_val.json" ]; then
+        say "generated detection data already in data/fmnist_coco/"
+    else
+        say "generating the Fashion-MNIST COCO detection data into data/fmnist_coco/"
+        "$PY" "$ROOT/tools/dataset_converters/make_fmnist_coco.py" --src "$ROOT/data/fashion_mnist" \
+            --out "$ROOT/data/fmnist_coco"
+    fi
+fi
+
 say "checking the installation"
 "$PY" -c "import mmreviewkd, mmrazor.models, mmdet.models, mmpretrain.models; from mmcv.ops import nms, RoIAlign; print('mmreviewkd', mmreviewkd.__version__, 'ready')"
 say "done. Activate with: source .venv/bin/activate"

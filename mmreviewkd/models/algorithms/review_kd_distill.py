@@ -51,6 +51,12 @@ class ReviewKDDistill(SingleTeacherDistill):
             Defaults to ``'auto'`` (``'tensor'`` if the teacher has a ``head``, else
             ``'extract_feat'``).
         check_finite (bool): Raise when a distillation loss is NaN/inf. Defaults to True.
+        teacher_preprocess (dict, optional): The teacher's own normalisation when it differs
+            from the student's: ``dict(mean=[...], std=[...], bgr_to_rgb=bool)`` relative to the
+            images as loaded (e.g. caffe-style BGR for the teacher, pytorch-style RGB for the
+            student). The student's preprocessing is undone exactly, the teacher's applied, and
+            padded regions are reset to 0. Defaults to None (the teacher sees the student's
+            inputs).
         **kwargs: Arguments of ``SingleTeacherDistill`` (``architecture``, ``teacher``,
             ``distiller``, ``teacher_ckpt``, ...).
     """
@@ -63,8 +69,12 @@ class ReviewKDDistill(SingleTeacherDistill):
                  teacher_forward: str = 'auto',
                  check_finite: bool = True,
                  teacher_ckpt: Optional[str] = None,
+                 teacher_preprocess: Optional[dict] = None,
                  **kwargs) -> None:
         super().__init__(*args, teacher_ckpt=None, **kwargs)
+        self.teacher_preprocess = None
+        if teacher_preprocess is not None:
+            self._setup_teacher_preprocess(teacher_preprocess)
         if teacher_ckpt:
             load_teacher_checkpoint(self.teacher, teacher_ckpt)
             self.teacher._is_init = True  # init_weights() must not overwrite the weights
@@ -145,8 +155,61 @@ class ReviewKDDistill(SingleTeacherDistill):
                     f'{key}: student features {s_shapes} -> teacher features {t_shapes}')
         return shapes
 
+    def _setup_teacher_preprocess(self, cfg: dict) -> None:
+        dp = self.data_preprocessor
+        if not getattr(dp, '_enable_normalize', False):
+            raise ValueError('model.teacher_preprocess needs the student\'s data_preprocessor to '
+                             'normalise (mean/std), so that its normalisation can be undone.')
+        unknown = set(cfg) - {'mean', 'std', 'bgr_to_rgb', 'rgb_to_bgr'}
+        if unknown or 'mean' not in cfg or 'std' not in cfg:
+            raise ValueError(f'model.teacher_preprocess must be dict(mean=..., std=..., '
+                             f'bgr_to_rgb=bool), got keys {sorted(cfg)}')
+        c = dp.mean.shape[0]
+        mean = torch.tensor(cfg['mean'], dtype=torch.float32).view(-1, 1, 1)
+        std = torch.tensor(cfg['std'], dtype=torch.float32).view(-1, 1, 1)
+        if mean.shape[0] != c or std.shape[0] != c:
+            raise ValueError(f'model.teacher_preprocess mean/std need {c} values')
+        self.register_buffer('teacher_mean', mean, persistent=False)
+        self.register_buffer('teacher_std', std, persistent=False)
+        # Whether the teacher's channel order differs from the student's (which may already
+        # have flipped BGR -> RGB).
+        student_flip = bool(getattr(dp, '_channel_conversion', False))
+        teacher_flip = bool(cfg.get('bgr_to_rgb', False) or cfg.get('rgb_to_bgr', False))
+        self.teacher_flip = student_flip != teacher_flip
+        self.teacher_preprocess = dict(cfg)
+
+    def teacher_inputs(self, batch_inputs: Tensor, data_samples=None) -> Tensor:
+        """The teacher's view of a batch: the student's normalisation undone and the teacher's
+        applied (identity without ``teacher_preprocess``).
+
+        Args:
+            batch_inputs (Tensor): (N, C, H, W) inputs as the student's preprocessor made them.
+            data_samples (list, optional): With ``img_shape`` metainfo, to keep padding at 0.
+
+        Returns:
+            Tensor: (N, C, H, W) inputs normalised the teacher's way.
+        """
+        if self.teacher_preprocess is None:
+            return batch_inputs
+        dp = self.data_preprocessor
+        raw = batch_inputs * dp.std + dp.mean  # in the student's channel order
+        if self.teacher_flip:
+            raw = raw.flip(1)
+        x = (raw - self.teacher_mean) / self.teacher_std
+        if data_samples is not None:
+            pad = torch.ones_like(x[:, :1], dtype=torch.bool)
+            for i, sample in enumerate(data_samples):
+                shape = sample.metainfo.get('img_shape')
+                if shape is None:
+                    pad[i] = False
+                    continue
+                pad[i, :, :shape[0], :shape[1]] = False
+            x = x.masked_fill(pad, 0.0)
+        return x
+
     # ----------------------------------------------------------------- training
     def _run_teacher(self, batch_inputs: Tensor, data_samples) -> None:
+        batch_inputs = self.teacher_inputs(batch_inputs, data_samples)
         mode = self.teacher_forward
         if mode == 'auto':
             mode = 'tensor' if hasattr(self.teacher, 'head') else 'extract_feat'

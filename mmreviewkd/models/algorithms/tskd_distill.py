@@ -50,7 +50,8 @@ class TSKDDistill(ReviewKDDistill):
         """
         with self.distiller.teacher_recorders, self.distiller.deliveries:
             with torch.no_grad():
-                teacher_logits = self.teacher(batch_inputs, data_samples, mode='tensor')
+                teacher_logits = self.teacher(self.teacher_inputs(batch_inputs, data_samples),
+                                              data_samples, mode='tensor')
         with self.distiller.student_recorders, self.distiller.deliveries:
             logits, feats = self.student.forward_exits(batch_inputs)
         labels = torch.cat([s.gt_label for s in data_samples]).to(batch_inputs.device)

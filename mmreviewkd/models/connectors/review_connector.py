@@ -34,8 +34,10 @@ class ReviewKDConnector(BaseConnector):
         mid_channels (int, optional): Channels of the fused maps. Defaults to
             ``min(max_mid_channels, in_channels[-1])`` (official CIFAR rule).
         max_mid_channels (int): Cap of the default mid-channel rule. Defaults to 512.
-        teacher_sizes (Sequence, optional): Teacher (H, W) per level, shallow -> deep; the fused
-            map is resized (nearest) to it when the student's differs.
+        teacher_sizes (Sequence, optional): Teacher (H, W) per level, shallow -> deep (None for
+            a level = keep the student's size); the fused map is resized (nearest) to it. By
+            default inferred: the teacher's size where it differs from the student's at build
+            time, None where they agree (so variable input sizes keep working).
         init_cfg (dict, optional): MMEngine init config. Defaults to None (the ABFs keep the
             official kaiming-uniform initialisation).
     """
@@ -52,8 +54,9 @@ class ReviewKDConnector(BaseConnector):
         self.cfg_out_channels = list(out_channels) if out_channels is not None else None
         self.cfg_mid_channels = mid_channels
         self.max_mid_channels = max_mid_channels
-        self.teacher_sizes: Optional[List[Tuple[int, int]]] = (
-            [tuple(s) for s in teacher_sizes] if teacher_sizes is not None else None)
+        self.teacher_sizes: Optional[List[Optional[Tuple[int, int]]]] = (
+            [tuple(s) if s is not None else None for s in teacher_sizes]
+            if teacher_sizes is not None else None)
         # Stored shallow -> deep, like the feature lists.
         self.abfs = nn.ModuleList()
         if self.cfg_in_channels is not None and self.cfg_out_channels is not None:
@@ -117,7 +120,11 @@ class ReviewKDConnector(BaseConnector):
         if not self.is_built:
             self._make_abfs(s_ch, t_ch)
         if self.teacher_sizes is None:
-            self.teacher_sizes = [(int(t[1]), int(t[2])) for t in teacher_shapes]
+            # Resize only where the architectures' sizes differ; where they agree the fused map
+            # keeps the runtime size (detection inputs vary in size from batch to batch).
+            self.teacher_sizes = [
+                None if (int(s[1]), int(s[2])) == (int(t[1]), int(t[2])) else
+                (int(t[1]), int(t[2])) for s, t in zip(student_shapes, teacher_shapes)]
 
     def forward_train(self, feature: Sequence[Tensor]) -> List[Tensor]:
         """Review the student's features.

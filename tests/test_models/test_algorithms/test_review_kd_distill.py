@@ -60,7 +60,7 @@ def test_shapes_inferred_and_chain_built(algo):
     expected = [(16, 32, 32), (32, 16, 16), (64, 8, 8), (64, 1, 1)]
     assert algo.feature_shapes['review'] == dict(student=expected, teacher=expected)
     assert [a.in_channels for a in conn.abfs] == [16, 32, 64, 64]
-    assert conn.mid_channels == 64 and conn.teacher_sizes == [(32, 32), (16, 16), (8, 8), (1, 1)]
+    assert conn.mid_channels == 64 and conn.teacher_sizes == [None] * 4  # same sizes: no resize
 
 
 def test_one_training_step_gradients_and_frozen_teacher(algo):

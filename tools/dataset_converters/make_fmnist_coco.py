@@ -1,0 +1,136 @@
+"""Generate a small COCO-format detection / instance-segmentation dataset from Fashion-MNIST.
+
+    python tools/dataset_converters/make_fmnist_coco.py [--src data/fashion_mnist]
+        [--out data/fmnist_coco] [--train 400] [--val 100] [--size 128] [--seed 0]
+
+Every canvas gets 1..``--max-objects`` Fashion-MNIST items pasted at random positions and scales
+(items may overlap; later items are on top). An item's mask is its visible pixels above
+``--threshold``; its box is the mask's extent; its category is its Fashion-MNIST class. Items
+are tinted with a random colour on a dark noisy background. Train and val come from the
+Fashion-MNIST train and test sets respectively; everything is deterministic given ``--seed``.
+
+Writes ``{out}/{train,val}/*.png`` and ``{out}/annotations/instances_{train,val}.json`` (masks
+as COCO RLE), the layout MMDet's ``CocoDataset`` reads.
+"""
+import argparse
+import json
+import os
+import os.path as osp
+from typing import Dict, List, Tuple
+
+import numpy as np
+
+CLASSES = ('T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker',
+           'Bag', 'Ankle boot')
+
+
+def read_idx(path: str) -> np.ndarray:
+    """Read an IDX file (the MNIST format), gzipped or not."""
+    import gzip
+    opener = gzip.open if path.endswith('.gz') else open
+    with opener(path, 'rb') as f:
+        data = f.read()
+    ndim = data[3]
+    dims = [int.from_bytes(data[4 + 4 * i:8 + 4 * i], 'big') for i in range(ndim)]
+    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
+
+
+def _find(src: str, stem: str) -> str:
+    for name in (stem, stem + '.gz'):
+        if osp.isfile(osp.join(src, name)):
+            return osp.join(src, name)
+    raise FileNotFoundError(f'{stem} not found in {src} (run tools/setup_env.sh to get '
+                            'Fashion-MNIST into data/fashion_mnist)')
+
+
+def _resize(img: np.ndarray, size: int) -> np.ndarray:
+    import cv2
+    return cv2.resize(img, (size, size), interpolation=cv2.INTER_LINEAR)
+
+
+def make_split(images: np.ndarray, labels: np.ndarray, num: int, size: int, max_objects: int,
+               scale: Tuple[float, float], threshold: int, rng: np.random.Generator,
+               img_dir: str, split: str) -> Dict:
+    """Compose ``num`` canvases and return the COCO dict of the split."""
+    import cv2
+    from pycocotools import mask as mask_utils
+    os.makedirs(img_dir, exist_ok=True)
+    coco_images: List[Dict] = []
+    annotations: List[Dict] = []
+    ann_id = 1
+    for img_id in range(1, num + 1):
+        canvas = rng.integers(0, 30, size=(size, size, 3), dtype=np.uint8)
+        owner = np.zeros((size, size), dtype=np.int32)  # which object a pixel shows (0: none)
+        objects = []
+        for obj in range(1, int(rng.integers(1, max_objects + 1)) + 1):
+            idx = int(rng.integers(0, len(images)))
+            side = int(round(28 * rng.uniform(*scale)))
+            item = _resize(images[idx], side)
+            y0 = int(rng.integers(0, size - side + 1))
+            x0 = int(rng.integers(0, size - side + 1))
+            fg = item > threshold
+            if fg.sum() < 20:
+                continue
+            color = rng.uniform(0.5, 1.0, size=3)
+            patch = canvas[y0:y0 + side, x0:x0 + side]
+            tinted = (item[..., None] * color).astype(np.uint8)
+            patch[fg] = tinted[fg]
+            owner[y0:y0 + side, x0:x0 + side][fg] = obj
+            objects.append((obj, int(labels[idx])))
+        file_name = f'{split}_{img_id:05d}.png'
+        cv2.imwrite(osp.join(img_dir, file_name), canvas[..., ::-1])  # RGB -> BGR file
+        coco_images.append(dict(id=img_id, file_name=file_name, height=size, width=size))
+        for obj, label in objects:
+            mask = owner == obj
+            if mask.sum() < 10:  # hidden behind later items
+                continue
+            ys, xs = np.nonzero(mask)
+            x, y = int(xs.min()), int(ys.min())
+            w, h = int(xs.max()) - x + 1, int(ys.max()) - y + 1
+            rle = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
+            rle['counts'] = rle['counts'].decode('ascii')
+            annotations.append(dict(
+                id=ann_id, image_id=img_id, category_id=label + 1, bbox=[x, y, w, h],
+                area=float(mask.sum()), iscrowd=0, segmentation=rle))
+            ann_id += 1
+    categories = [dict(id=i + 1, name=name) for i, name in enumerate(CLASSES)]
+    return dict(images=coco_images, annotations=annotations, categories=categories)
+
+
+def main(argv=None) -> Dict[str, str]:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--src', default='data/fashion_mnist')
+    parser.add_argument('--out', default='data/fmnist_coco')
+    parser.add_argument('--train', type=int, default=400, help='training canvases')
+    parser.add_argument('--val', type=int, default=100, help='validation canvases')
+    parser.add_argument('--size', type=int, default=128, help='canvas side in pixels')
+    parser.add_argument('--max-objects', type=int, default=4)
+    parser.add_argument('--min-scale', type=float, default=0.8)
+    parser.add_argument('--max-scale', type=float, default=1.6)
+    parser.add_argument('--threshold', type=int, default=40, help='mask threshold (0-255)')
+    parser.add_argument('--seed', type=int, default=0)
+    args = parser.parse_args(argv)
+
+    splits = dict(
+        train=(read_idx(_find(args.src, 'train-images-idx3-ubyte')),
+               read_idx(_find(args.src, 'train-labels-idx1-ubyte')), args.train),
+        val=(read_idx(_find(args.src, 't10k-images-idx3-ubyte')),
+             read_idx(_find(args.src, 't10k-labels-idx1-ubyte')), args.val))
+    os.makedirs(osp.join(args.out, 'annotations'), exist_ok=True)
+    written = {}
+    for i, (split, (imgs, lbls, num)) in enumerate(splits.items()):
+        rng = np.random.default_rng([args.seed, i])
+        coco = make_split(imgs, lbls, num, args.size, args.max_objects,
+                          (args.min_scale, args.max_scale), args.threshold, rng,
+                          osp.join(args.out, split), split)
+        path = osp.join(args.out, 'annotations', f'instances_{split}.json')
+        with open(path, 'w') as f:
+            json.dump(coco, f)
+        written[split] = path
+        print(f'{split}: {len(coco["images"])} images, {len(coco["annotations"])} objects -> '
+              f'{path}')
+    return written
+
+
+if __name__ == '__main__':
+    main()

@@ -144,11 +144,11 @@ def build_runner_config(config: str,
             vis = cfg.default_hooks.get('visualization')
             if vis is None:
                 raise ValueError('--show-dir needs `default_hooks.visualization` in the config')
-            vis.enable = True
-            vis.setdefault('draw', True)
-            if 'mmdet' in str(vis.get('type', '')) or 'DetVisualizationHook' in str(vis.type):
-                vis.draw = True
+            vis.interval = 1  # every test image, not every n-th
+            if 'DetVisualizationHook' in str(vis.get('type', '')):
+                vis.draw = True  # MMDet's hook
                 vis.test_out_dir = show_dir
             else:
+                vis.enable = True  # MMPretrain's hook
                 vis.out_dir = show_dir
     return cfg

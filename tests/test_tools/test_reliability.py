@@ -92,8 +92,12 @@ def test_exact_resume(tmp_path, fmnist_root, cfg_name):
                                    atol=1e-6)
 
 
-def test_two_process_training_matches_single_process(tmp_path, fmnist_root):
-    cfg = osp.join(FMNIST_CFG, 'reviewkd_resnet56_resnet20_fmnist.py')
+@pytest.mark.parametrize('cfg_name,loss_key', [
+    ('fashion_mnist/reviewkd_resnet56_resnet20_fmnist.py', 'distill.loss_hcl'),
+    ('tskd/tskd_resnet56_resnet20_fmnist.py', 'tskd.loss_sd_exit1'),
+])
+def test_two_process_training_matches_single_process(tmp_path, fmnist_root, cfg_name, loss_key):
+    cfg = osp.join(ROOT, 'configs', cfg_name)
     opts = _opts() + ['model.teacher_ckpt=None', 'train_cfg.max_epochs=1',
                       'train_dataloader.num_workers=0']
     single = _train(cfg, tmp_path / 'single', '--cfg-options', *opts)
@@ -108,7 +112,7 @@ def test_two_process_training_matches_single_process(tmp_path, fmnist_root):
     assert re.search(r'Epoch\(train\)\s+\[1\]\[6/6\]', single)
     assert re.search(r'Epoch\(train\)\s+\[1\]\[3/3\]', log)
     assert 'Distributed training: True' in log and 'GPU number: 2' in log
-    losses = [float(v) for v in re.findall(r'distill\.loss_hcl: ([-0-9.e+naif]+)', log)]
+    losses = [float(v) for v in re.findall(re.escape(loss_key) + r': ([-0-9.e+naif]+)', log)]
     assert losses and all(v == v and abs(v) < 1e6 for v in losses)
     ckpt = torch.load(tmp_path / 'ddp' / 'epoch_1.pth', weights_only=True)
     assert any(k.startswith('architecture.') for k in ckpt['state_dict'])

@@ -13,12 +13,16 @@ model = dict(
     architecture=dict(
         _base_.model,
         _scope_='mmdet',
-        backbone=dict(_base_.model.backbone, depth=18, init_cfg=dict(type='Pretrained', checkpoint='torchvision://resnet18')),
+        backbone=dict(
+            _base_.model.backbone, depth=18,
+            init_cfg=dict(type='Pretrained', checkpoint='torchvision://resnet18')),
         neck=dict(_base_.model.neck, in_channels=[64, 128, 256, 512])),
     teacher=dict(
         _base_.model,
         _scope_='mmdet',
-        backbone=dict(_base_.model.backbone, depth=101, init_cfg=dict(type='Pretrained', checkpoint='torchvision://resnet101')),
+        backbone=dict(
+            _base_.model.backbone, depth=101,
+            init_cfg=dict(type='Pretrained', checkpoint='torchvision://resnet101')),
         neck=dict(_base_.model.neck, in_channels=[256, 512, 1024, 2048])),
     teacher_ckpt='checkpoints/faster-rcnn_r101_fpn_2x_coco.pth',
     distiller=dict(

@@ -13,7 +13,9 @@ model = dict(
     architecture=dict(
         _base_.model,
         _scope_='mmdet',
-        backbone=dict(type='MobileNetV2', out_indices=(1, 2, 4, 6), act_cfg=dict(type='ReLU6'), init_cfg=dict(type='Pretrained', checkpoint='open-mmlab://mmdet/mobilenet_v2')),
+        backbone=dict(
+            type='MobileNetV2', out_indices=(1, 2, 4, 6), act_cfg=dict(type='ReLU6'),
+            init_cfg=dict(type='Pretrained', checkpoint='open-mmlab://mmdet/mobilenet_v2')),
         neck=dict(_base_.model.neck, in_channels=[24, 32, 96, 320])),
     teacher=dict(
         _base_.model,

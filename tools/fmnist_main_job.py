@@ -106,9 +106,11 @@ def main(argv: Optional[List[str]] = None) -> Dict:
         f'test_dataloader.dataset.indices={test_size}',
         'default_hooks.logger.interval=20',
     ] + ([f'train_dataloader.batch_size={batch}'] if batch else [])
-    student_opts = common + [f'train_cfg.max_epochs={epochs}', f'param_scheduler.1.end={epochs}']
+    # the cosine phase starts after the 1-epoch warm-up: it needs end > 1
+    student_opts = common + [f'train_cfg.max_epochs={epochs}',
+                             f'param_scheduler.1.end={max(epochs, 2)}']
     teacher_opts = common + [f'train_cfg.max_epochs={teacher_epochs}',
-                             f'param_scheduler.1.end={teacher_epochs}']
+                             f'param_scheduler.1.end={max(teacher_epochs, 2)}']
     results: Dict[str, Dict] = {}
     t_start = time.time()
 

@@ -2,6 +2,7 @@
 from typing import List, Optional, Sequence, Tuple
 
 from mmengine.model import BaseModule
+from torch import Tensor, nn
 
 
 class StagedBackbone(BaseModule):
@@ -30,6 +31,19 @@ class StagedBackbone(BaseModule):
                              f'0..{num_stages - 1} ({num_stages} stages), got {out_indices}')
         self.out_indices = tuple(i % num_stages for i in out_indices)
         self.stage_channels: Tuple[int, ...] = ()
+
+    def run_stages(self, x: Tensor, stages: Sequence[nn.Module]) -> Tuple[Tensor, Tuple]:
+        """Run ``stages`` in order and collect the outputs of those in ``out_indices``.
+
+        Returns:
+            tuple: the last stage's output and the tuple of collected outputs.
+        """
+        outs = []
+        for i, stage in enumerate(stages):
+            x = stage(x)
+            if i in self.out_indices:
+                outs.append(x)
+        return x, tuple(outs)
 
     @property
     def out_channels(self) -> Tuple[int, ...]:

@@ -121,12 +121,7 @@ class ResNetCifar(StagedBackbone):
     def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
         """(N, C_in, H, W) -> tuple of stage features (see class docstring)."""
         x = self.relu(self.bn1(self.conv1(x)))
-        outs = []
-        for i in range(3):
-            x = getattr(self, f'layer{i + 1}')(x)
-            if i in self.out_indices:
-                outs.append(x)
-        return tuple(outs)
+        return self.run_stages(x, [self.layer1, self.layer2, self.layer3])[1]
 
 
 __all__ = ['ResNetCifar', 'CifarBasicBlock']

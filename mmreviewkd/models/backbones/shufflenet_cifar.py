@@ -105,12 +105,7 @@ class ShuffleNetV1Cifar(StagedBackbone):
     def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
         """(N, C_in, H, W) -> tuple of stage features."""
         x = self.relu(self.bn1(self.conv1(x)))
-        outs = []
-        for i in range(3):
-            x = getattr(self, f'layer{i + 1}')(x)
-            if i in self.out_indices:
-                outs.append(x)
-        return tuple(outs)
+        return self.run_stages(x, [self.layer1, self.layer2, self.layer3])[1]
 
 
 # ----------------------------------------------------------------------------- ShuffleNetV2
@@ -213,11 +208,7 @@ class ShuffleNetV2Cifar(StagedBackbone):
     def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
         """(N, C_in, H, W) -> tuple of stage features."""
         x = self.relu(self.bn1(self.conv1(x)))
-        outs = []
-        for i in range(3):
-            x = getattr(self, f'layer{i + 1}')(x)
-            if i in self.out_indices:
-                outs.append(x)
+        x, outs = self.run_stages(x, [self.layer1, self.layer2, self.layer3])
         if 3 in self.out_indices:
-            outs.append(self.relu(self.bn2(self.conv2(x))))
-        return tuple(outs)
+            outs += (self.relu(self.bn2(self.conv2(x))), )
+        return outs

@@ -42,7 +42,6 @@ def main(argv=None):
     import torch
     from mmengine.config import Config
     from mmengine.registry import DefaultScope
-    from mmengine.runner import load_checkpoint
 
     from mmreviewkd.models.utils import early_exit
     from mmreviewkd.models.utils.flops import multi_exit_macs

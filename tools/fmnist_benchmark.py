@@ -2,11 +2,11 @@
 
     python tools/fmnist_benchmark.py                 # 3 seeds, all methods (about 90 min here)
     python tools/fmnist_benchmark.py --quick         # smoke run: 1 seed, tiny data, 1 epoch
-    python tools/fmnist_benchmark.py --report-only   # rebuild tables/plots from the JSON
 
 Runs ``tools/fmnist_main_job.py`` once per seed with every method (student alone, KD,
-ReviewKD, ReviewKD + KD, TSKD, TSKD + ReviewKD; the teacher is trained once per seed and cached
-under ``work_dirs/``), then aggregates ``results.json`` of every seed into
+ReviewKD, ReviewKD + KD, TSKD, TSKD + ReviewKD) in one work dir (default: the main job's), so
+the teacher (seed 0) is trained once and cached, and finished runs are reused: re-running the
+command only rebuilds the report. It aggregates the seeds' results into
 ``work_dirs/fmnist_benchmark/summary.json``, a markdown table (``summary.md``, generated from the
 JSON, never typed) and ``accuracy.png`` (mean +- std per method).
 """
@@ -90,8 +90,10 @@ def main(argv=None) -> Dict:
     parser.add_argument('--methods', nargs='+', default=ALL_METHODS, choices=ALL_METHODS)
     parser.add_argument('--quick', action='store_true',
                         help='smoke run: seed 0, 512 training / 256 test images, 1 epoch')
-    parser.add_argument('--out', default=osp.join('work_dirs', 'fmnist_benchmark'))
-    parser.add_argument('--report-only', action='store_true')
+    parser.add_argument('--work-dir', default=osp.join('work_dirs', 'fmnist_main'),
+                        help='where the runs (and the cached teacher) live')
+    parser.add_argument('--out', default=osp.join('work_dirs', 'fmnist_benchmark'),
+                        help='where the summary, table and plot go')
     args, extra = parser.parse_known_args(argv)
     out_dir = osp.join(ROOT, args.out) if not osp.isabs(args.out) else args.out
     os.makedirs(out_dir, exist_ok=True)
@@ -99,18 +101,15 @@ def main(argv=None) -> Dict:
     seeds = args.seeds
     if args.quick:
         seeds = [0]
+        if args.work_dir == parser.get_default('work_dir'):
+            args.work_dir = osp.join(out_dir, 'quick_runs')
         main_args += ['--train-size', '512', '--test-size', '256', '--epochs', '1',
                       '--teacher-epochs', '1']
     import fmnist_main_job as job
     per_seed = []
     for seed in seeds:
-        work = osp.join(out_dir, f'seed{seed}')
-        if args.report_only:
-            with open(osp.join(work, 'results.json')) as f:
-                result = json.load(f)['results']
-        else:
-            result = job.main(main_args + ['--seed', str(seed), '--work-dir', work,
-                                           '--methods', *args.methods])
+        result = job.main(main_args + ['--seed', str(seed), '--work-dir', args.work_dir,
+                                       '--methods', *args.methods])
         per_seed.append(rows_of(result))
     summary = summarise(per_seed)
     settings = dict(seeds=seeds, main_job_args=' '.join(main_args) or 'quick default')

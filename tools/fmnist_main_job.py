@@ -86,7 +86,9 @@ def main(argv: Optional[List[str]] = None) -> Dict:
                         help='test images (quick default: 2000; --full: all 10000)')
     parser.add_argument('--methods', nargs='+', default=DEFAULT_METHODS, choices=list(METHODS))
     parser.add_argument('--work-dir', default=osp.join('work_dirs', 'fmnist_main'))
-    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--seed', type=int, default=0, help='seed of the student runs')
+    parser.add_argument('--teacher-seed', type=int, default=0,
+                        help='seed of the (cached) teacher; fixed so student seeds share it')
     args = parser.parse_args(argv)
 
     epochs = args.epochs or (15 if args.full else 3)
@@ -96,20 +98,21 @@ def main(argv: Optional[List[str]] = None) -> Dict:
     test_size = args.test_size or (None if args.full else 2000)
     tag = (f'e{epochs}_n{train_size or "all"}_t{test_size or "all"}_b{batch or "cfg"}'
            f'_s{args.seed}')
-    teacher_tag = tag.replace(f'e{epochs}_', f'e{teacher_epochs}_', 1)
+    teacher_tag = tag.replace(f'e{epochs}_', f'e{teacher_epochs}_', 1).replace(
+        f'_s{args.seed}', f'_s{args.teacher_seed}')
     work_root = osp.abspath(osp.join(ROOT, args.work_dir) if not osp.isabs(args.work_dir)
                             else args.work_dir)
     common = [
-        f'randomness.seed={args.seed}',
         f'train_dataloader.dataset.indices={train_size}',
         f'val_dataloader.dataset.indices={test_size}',
         f'test_dataloader.dataset.indices={test_size}',
         'default_hooks.logger.interval=20',
     ] + ([f'train_dataloader.batch_size={batch}'] if batch else [])
     # the cosine phase starts after the 1-epoch warm-up: it needs end > 1
-    student_opts = common + [f'train_cfg.max_epochs={epochs}',
+    student_opts = common + [f'randomness.seed={args.seed}', f'train_cfg.max_epochs={epochs}',
                              f'param_scheduler.1.end={max(epochs, 2)}']
-    teacher_opts = common + [f'train_cfg.max_epochs={teacher_epochs}',
+    teacher_opts = common + [f'randomness.seed={args.teacher_seed}',
+                             f'train_cfg.max_epochs={teacher_epochs}',
                              f'param_scheduler.1.end={max(teacher_epochs, 2)}']
     results: Dict[str, Dict] = {}
     t_start = time.time()
@@ -135,6 +138,12 @@ def main(argv: Optional[List[str]] = None) -> Dict:
         if key != 'student':
             options.append(f'model.teacher_ckpt={teacher_ckpt}')
         work_dir = osp.join(work_root, f'{key}_{tag}')
+        done = osp.join(work_dir, 'test_metrics.json')
+        if osp.isfile(done):  # finished earlier (same settings): reuse, nothing is redone
+            print(f'[main job] reusing the finished run {work_dir}')
+            with open(done) as f:
+                results[key] = json.load(f)
+            continue
         results[key] = train_and_test(name, osp.join(CFG, cfg), work_dir, options)
 
     # 3. the table
@@ -142,7 +151,7 @@ def main(argv: Optional[List[str]] = None) -> Dict:
     lines = [
         f'Fashion-MNIST test top-1 (%): students {epochs} epochs, teacher {teacher_epochs}, '
         f'batch {batch or 128}, {train_size or 60000} training / {test_size or 10000} test '
-        f'images, seed {args.seed}',
+        f'images, seed {args.seed} (teacher seed {args.teacher_seed})',
         '',
         '| method | top-1 (%) | train+test minutes |',
         '|---|---:|---:|',
@@ -161,10 +170,12 @@ def main(argv: Optional[List[str]] = None) -> Dict:
     table = '\n'.join(lines)
     print('\n' + table + '\n')
     print(f'[main job] total {(time.time() - t_start) / 60:.1f} min; results in {work_root}')
-    with open(osp.join(work_root, 'results.json'), 'w') as f:
-        json.dump(dict(settings=dict(epochs=epochs, teacher_epochs=teacher_epochs, batch=batch,
-                                     train_size=train_size, test_size=test_size, seed=args.seed),
-                       results=results), f, indent=2)
+    summary = dict(settings=dict(epochs=epochs, teacher_epochs=teacher_epochs, batch=batch,
+                                 train_size=train_size, test_size=test_size, seed=args.seed,
+                                 teacher_seed=args.teacher_seed), results=results)
+    for name in ('results.json', f'results_{tag}.json'):
+        with open(osp.join(work_root, name), 'w') as f:
+            json.dump(summary, f, indent=2)
     with open(osp.join(work_root, 'results.md'), 'w') as f:
         f.write(table + '\n')
     return results

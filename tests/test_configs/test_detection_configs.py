@@ -49,6 +49,7 @@ def test_detection_config_builds_and_steps(path):
         conn = model.distiller.connectors['review']
         assert conn.mid_channels == 256 and [a.out_channels for a in conn.abfs] == [256] * 5
         assert losses['distill.loss_hcl'] > 0
+        assert not model.channels_last  # auto: detectors stay NCHW-contiguous (mmcv ops)
         assert all(p.grad is not None for p in conn.parameters())
         assert all(p.grad is None for p in model.teacher.parameters())
         # the ABF outputs have the teacher's FPN shapes for this (variable-size) batch

@@ -6,6 +6,7 @@ from mmrazor.models.utils import add_prefix
 from torch import Tensor
 
 from mmreviewkd.registry import MODELS
+from mmreviewkd.utils import clone_tensors
 from .review_kd_distill import ReviewKDDistill
 
 
@@ -49,9 +50,12 @@ class TSKDDistill(ReviewKDDistill):
             dict[str, Tensor]: ``tskd.loss_*_exit{k}`` and ``distill.*`` losses.
         """
         with self.distiller.teacher_recorders, self.distiller.deliveries:
-            with torch.no_grad():
+            with self.teacher_grad_context():
                 teacher_logits = self.teacher(self.teacher_inputs(batch_inputs, data_samples),
                                               data_samples, mode='tensor')
+        if self.teacher_grad_mode == 'inference_mode':
+            teacher_logits = clone_tensors(teacher_logits)
+        self._release_teacher_records()
         with self.distiller.student_recorders, self.distiller.deliveries:
             logits, feats = self.student.forward_exits(batch_inputs)
         labels = torch.cat([s.gt_label for s in data_samples]).to(batch_inputs.device)

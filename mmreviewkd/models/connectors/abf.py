@@ -7,6 +7,13 @@ Faithful to the official ReviewKD code (Chen et al., CVPR 2021), see DESIGN.md Â
 * both conv weights ``kaiming_uniform_(a=1)``;
 * if ``fuse``: ``att`` = 1x1 conv (2 * mid -> 2, with bias) + sigmoid, giving two independent
   attention maps for the stage's own feature and the (resized) deeper residual.
+
+``split_attention=True`` (default) computes the same attention without materialising the
+concatenation: the 1x1 attention conv is split into its halves for the stage feature and for the
+residual, and the residual's half runs at the residual's own (lower) resolution before the
+nearest upsampling -- a 1x1 conv and a nearest upsampling commute, so the result is the same up
+to float rounding, with the same parameters and state dict. A 1x1 residual (the pooled level) is
+broadcast instead of upsampled. ``split_attention=False`` runs the official concat formulation.
 """
 from typing import Optional, Tuple
 
@@ -23,11 +30,15 @@ class ABF(nn.Module):
         mid_channels (int): Channels of the fused (residual) map.
         out_channels (int): Channels of the output compared with the teacher.
         fuse (bool): Whether a deeper residual is fused in. The deepest ABF does not fuse.
+        split_attention (bool): Compute the attention without the concatenation (same result,
+            faster; see the module docstring). Defaults to True.
     """
 
     def __init__(self, in_channels: int, mid_channels: int, out_channels: int,
-                 fuse: bool) -> None:
+                 fuse: bool,
+                 split_attention: bool = True) -> None:
         super().__init__()
+        self.split_attention = split_attention
         self.in_channels = in_channels
         self.mid_channels = mid_channels
         self.out_channels = out_channels
@@ -71,9 +82,33 @@ class ABF(nn.Module):
         if self.att is not None:
             if residual is None:
                 raise ValueError('ABF(fuse=True) needs the deeper residual')
-            residual = F.interpolate(residual, size=x.shape[-2:], mode='nearest')
-            z = self.att(torch.cat([x, residual], dim=1))
-            x = x * z[:, 0:1] + residual * z[:, 1:2]
+            if self.split_attention:
+                x = self._fuse_split(x, residual)
+            else:
+                residual = F.interpolate(residual, size=x.shape[-2:], mode='nearest')
+                z = self.att(torch.cat([x, residual], dim=1))
+                x = x * z[:, 0:1] + residual * z[:, 1:2]
         if out_size is not None and tuple(x.shape[-2:]) != tuple(out_size):
             x = F.interpolate(x, size=tuple(out_size), mode='nearest')
         return self.conv2(x), x
+
+    def _fuse_split(self, x: Tensor, residual: Tensor) -> Tensor:
+        """The attention fusion without the concatenation (see the module docstring).
+
+        Args:
+            x (Tensor): The stage's mapped feature, (N, mid_channels, H, W).
+            residual (Tensor): The deeper fused map, (N, mid_channels, h, w).
+
+        Returns:
+            Tensor: ``x * a_x + up(residual) * a_r``, (N, mid_channels, H, W).
+        """
+        conv = self.att[0]
+        mid = x.shape[1]
+        z = F.conv2d(x, conv.weight[:, :mid], conv.bias)
+        z_res = F.conv2d(residual, conv.weight[:, mid:])
+        size = x.shape[-2:]
+        if residual.shape[-2:] != size and residual.shape[-2:] != (1, 1):
+            residual = F.interpolate(residual, size=size, mode='nearest')
+            z_res = F.interpolate(z_res, size=size, mode='nearest')
+        z = torch.sigmoid(z + z_res)  # a 1x1 residual broadcasts over H x W
+        return x * z[:, 0:1] + residual * z[:, 1:2]

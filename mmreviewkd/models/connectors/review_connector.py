@@ -38,6 +38,9 @@ class ReviewKDConnector(BaseConnector):
             a level = keep the student's size); the fused map is resized (nearest) to it. By
             default inferred: the teacher's size where it differs from the student's at build
             time, None where they agree (so variable input sizes keep working).
+        split_attention (bool): Let every ABF compute its attention without the concatenation
+            (same result up to float rounding, faster). ``False`` runs the official concat
+            formulation. Defaults to True.
         init_cfg (dict, optional): MMEngine init config. Defaults to None (the ABFs keep the
             official kaiming-uniform initialisation).
     """
@@ -48,12 +51,14 @@ class ReviewKDConnector(BaseConnector):
                  mid_channels: Optional[int] = None,
                  max_mid_channels: int = 512,
                  teacher_sizes: Optional[Sequence[Sequence[int]]] = None,
+                 split_attention: bool = True,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         self.cfg_in_channels = list(in_channels) if in_channels is not None else None
         self.cfg_out_channels = list(out_channels) if out_channels is not None else None
         self.cfg_mid_channels = mid_channels
         self.max_mid_channels = max_mid_channels
+        self.split_attention = split_attention
         self.teacher_sizes: Optional[List[Optional[Tuple[int, int]]]] = (
             [tuple(s) if s is not None else None for s in teacher_sizes]
             if teacher_sizes is not None else None)
@@ -81,7 +86,7 @@ class ReviewKDConnector(BaseConnector):
         self.mid_channels = mid
         n = len(in_channels)
         self.abfs = nn.ModuleList(
-            ABF(cin, mid, cout, fuse=i < n - 1)
+            ABF(cin, mid, cout, fuse=i < n - 1, split_attention=self.split_attention)
             for i, (cin, cout) in enumerate(zip(in_channels, out_channels)))
 
     def build_chain(self, student_shapes: Sequence[Shape], teacher_shapes: Sequence[Shape],

@@ -5,6 +5,7 @@ from mmrazor.models.task_modules.recorder.base_recorder import BaseRecorder
 from torch import Tensor, nn
 
 from mmreviewkd.registry import TASK_UTILS
+from mmreviewkd.utils import clone_tensors
 
 
 def _find(model: nn.Module, name: str, key: str) -> nn.Module:
@@ -110,6 +111,10 @@ class StageFeaturesRecorder(BaseRecorder):
         """Clear every slot."""
         self._data_buffer = []
         self._slots = [[] for _ in self._slots]
+
+    def clone_records(self) -> None:
+        """Replace every recorded tensor by a clone (inference-mode tensors -> normal ones)."""
+        self._slots = [clone_tensors(slot) for slot in self._slots]
 
     def get_record_data(self, record_idx: int = 0, data_idx: Optional[int] = None) -> Any:
         """Return the recorded features as one list, shallow -> deep.

@@ -8,32 +8,25 @@ from mmpretrain.structures import DataSample
 from mmreviewkd.registry import MODELS
 
 
-def classifier(depth, multi_exit=False):
-    cfg = dict(
-        _scope_='mmpretrain', type='ImageClassifier',
-        backbone=dict(type='mmreviewkd.ResNetCifar', depth=depth, out_indices=(0, 1, 2)),
-        neck=dict(type='GlobalAveragePooling'),
-        head=dict(type='LinearClsHead', num_classes=10, in_channels=64))
-    if multi_exit:
-        cfg.update(type='mmreviewkd.MultiExitClassifier', input_shape=(3, 32, 32))
-    return cfg
-
-
-def tskd(with_review=False, **kwargs):
-    cfg = dict(type='TSKDDistill', architecture=classifier(8, True), teacher=classifier(14),
-               input_shape=(3, 32, 32), **kwargs)
-    if with_review:
-        cfg['distiller'] = dict(
-            type='ConfigurableDistiller',
-            student_recorders=dict(feats=dict(type='StageFeatures')),
-            teacher_recorders=dict(feats=dict(type='StageFeatures', preact=True)),
-            connectors=dict(review=dict(type='ReviewKDConnector')),
-            distill_losses=dict(loss_hcl=dict(type='HCLLoss', loss_weight=0.6)),
-            loss_forward_mappings=dict(loss_hcl=dict(
-                s_feats=dict(from_student=True, recorder='feats', connector='review'),
-                t_feats=dict(from_student=False, recorder='feats'))))
-    with DefaultScope.overwrite_default_scope('mmreviewkd'):
-        return MODELS.build(copy.deepcopy(cfg))
+@pytest.fixture(scope='module')
+def tskd(classifier_cfg):
+    """Factory: TSKD (R14 -> multi-exit R8), optionally with ReviewKD's feature loss."""
+    def make(with_review=False, **kwargs):
+        cfg = dict(type='TSKDDistill', architecture=classifier_cfg(8, True),
+                   teacher=classifier_cfg(14), input_shape=(3, 32, 32), **kwargs)
+        if with_review:
+            cfg['distiller'] = dict(
+                type='ConfigurableDistiller',
+                student_recorders=dict(feats=dict(type='StageFeatures')),
+                teacher_recorders=dict(feats=dict(type='StageFeatures', preact=True)),
+                connectors=dict(review=dict(type='ReviewKDConnector')),
+                distill_losses=dict(loss_hcl=dict(type='HCLLoss', loss_weight=0.6)),
+                loss_forward_mappings=dict(loss_hcl=dict(
+                    s_feats=dict(from_student=True, recorder='feats', connector='review'),
+                    t_feats=dict(from_student=False, recorder='feats'))))
+        with DefaultScope.overwrite_default_scope('mmreviewkd'):
+            return MODELS.build(copy.deepcopy(cfg))
+    return make
 
 
 def batch(n=4):
@@ -41,7 +34,7 @@ def batch(n=4):
 
 
 @pytest.mark.parametrize('with_review', [False, True])
-def test_training_step_terms_and_gradients(with_review):
+def test_training_step_terms_and_gradients(tskd, with_review):
     torch.manual_seed(0)
     algo = tskd(with_review)
     algo.train()
@@ -58,7 +51,7 @@ def test_training_step_terms_and_gradients(with_review):
     assert all(p.grad is None for p in algo.teacher.parameters())
 
 
-def test_predict_returns_the_vote_with_every_exit():
+def test_predict_returns_the_vote_with_every_exit(tskd):
     algo = tskd()
     algo.eval()
     out = algo(*batch(2), mode='predict')
@@ -66,8 +59,8 @@ def test_predict_returns_the_vote_with_every_exit():
     torch.testing.assert_close(out[0].pred_score, out[0].exit_scores.mean(0))
 
 
-def test_plain_classifier_student_is_refused():
+def test_plain_classifier_student_is_refused(classifier_cfg):
     with pytest.raises(TypeError, match='MultiExitClassifier'):
         with DefaultScope.overwrite_default_scope('mmreviewkd'):
-            MODELS.build(dict(type='TSKDDistill', architecture=classifier(8),
-                              teacher=classifier(14)))
+            MODELS.build(dict(type='TSKDDistill', architecture=classifier_cfg(8),
+                              teacher=classifier_cfg(14)))

@@ -93,9 +93,10 @@ def test_mid_channel_rule():
     ([(240, 16, 16), (480, 8, 8), (960, 4, 4), (960, 1, 1)],
      [(64, 32, 32), (128, 16, 16), (256, 8, 8), (256, 1, 1)]),
 ])
-def test_connector_matches_official_formulation(s_shapes, t_shapes):
+@pytest.mark.parametrize('split_attention', [True, False])
+def test_connector_matches_official_formulation(s_shapes, t_shapes, split_attention):
     torch.manual_seed(0)
-    conn = ReviewKDConnector()
+    conn = ReviewKDConnector(split_attention=split_attention)
     conn.build_chain(s_shapes, t_shapes)
     assert conn.mid_channels == min(512, s_shapes[-1][0])
     assert [a.fuse for a in conn.abfs] == [True] * (len(s_shapes) - 1) + [False]
@@ -111,6 +112,35 @@ def test_connector_matches_official_formulation(s_shapes, t_shapes):
         torch.testing.assert_close(o, r, rtol=1e-5, atol=1e-5)
     torch.testing.assert_close(hcl_loss(out, t_feats), _ref_hcl(ref, t_feats), rtol=1e-5,
                                atol=1e-6)
+
+
+@pytest.mark.parametrize('shapes', [
+    [(8, 8, 8), (16, 4, 4), (16, 2, 2), (16, 1, 1)],  # upsampled and broadcast residuals
+    [(8, 4, 4), (16, 8, 8), (16, 1, 1)],  # a residual larger than its stage: downsampled
+])
+def test_split_attention_equals_concat_in_values_and_gradients(shapes):
+    torch.manual_seed(0)
+    fast, ref = ReviewKDConnector(), ReviewKDConnector(split_attention=False)
+    fast.build_chain(shapes, shapes)
+    ref.build_chain(shapes, shapes)
+    ref.load_state_dict(fast.state_dict())  # same parameters, same state-dict keys
+    assert fast.abfs[0].split_attention and not ref.abfs[0].split_attention
+    for p in fast.parameters():
+        p.data.add_(0.1 * torch.randn_like(p))
+    ref.load_state_dict(fast.state_dict())
+    feats = [torch.randn(2, *s) for s in shapes]
+    grads = [torch.randn(2, *s) for s in shapes]
+    outs = []
+    for conn in (fast, ref):
+        inputs = [f.clone().requires_grad_() for f in feats]
+        out = conn(inputs)
+        sum((o * g).sum() for o, g in zip(out, grads)).backward()
+        outs.append((out, [i.grad for i in inputs],
+                     {n: p.grad for n, p in conn.named_parameters()}))
+    for a, b in zip(outs[0][0] + outs[0][1], outs[1][0] + outs[1][1]):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
+    for name, g in outs[0][2].items():
+        torch.testing.assert_close(g, outs[1][2][name], rtol=1e-4, atol=1e-5, msg=name)
 
 
 def test_connector_gradients_reach_every_abf_and_the_input():

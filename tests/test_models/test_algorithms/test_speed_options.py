@@ -1,0 +1,115 @@
+"""The speed options of ReviewKDDistill / TSKDDistill leave losses and gradients unchanged (up to
+float rounding) and are validated with the config key named."""
+import copy
+
+import pytest
+import torch
+from mmengine.registry import DefaultScope
+from mmpretrain.structures import DataSample
+
+from mmreviewkd.registry import MODELS
+
+
+def review_distiller(split_attention=True):
+    return dict(
+        type='ConfigurableDistiller',
+        student_recorders=dict(feats=dict(type='StageFeatures')),
+        teacher_recorders=dict(feats=dict(type='StageFeatures', preact=True)),
+        connectors=dict(review=dict(type='ReviewKDConnector', split_attention=split_attention)),
+        distill_losses=dict(loss_hcl=dict(type='HCLLoss', loss_weight=0.7)),
+        loss_forward_mappings=dict(loss_hcl=dict(
+            s_feats=dict(from_student=True, recorder='feats', connector='review'),
+            t_feats=dict(from_student=False, recorder='feats'))))
+
+
+@pytest.fixture(scope='module')
+def algorithm(classifier_cfg):
+    """Factory: a ReviewKD or TSKD + ReviewKD algorithm (R14 -> R8) with the given options."""
+    def make(kind, split_attention=True, **options):
+        if kind == 'reviewkd':
+            cfg = dict(type='ReviewKDDistill', architecture=classifier_cfg(8),
+                       teacher=classifier_cfg(14), distiller=review_distiller(split_attention))
+        else:  # TSKD + ReviewKD: logits and features of the teacher
+            cfg = dict(type='TSKDDistill', architecture=classifier_cfg(8, multi_exit=True),
+                       teacher=classifier_cfg(14), distiller=review_distiller(split_attention))
+        cfg.update(input_shape=(3, 32, 32), **options)
+        with DefaultScope.overwrite_default_scope('mmreviewkd'):
+            return MODELS.build(copy.deepcopy(cfg))
+    return make
+
+
+def losses_and_grads(model, state):
+    model.load_state_dict(state)
+    model.train()
+    torch.manual_seed(1)
+    x = torch.randn(4, 3, 32, 32)
+    samples = [DataSample().set_gt_label(i % 10) for i in range(4)]
+    losses = model(x, samples, mode='loss')
+    model.zero_grad()
+    sum(losses.values()).backward()
+    grads = {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+    return {k: v.detach() for k, v in losses.items()}, grads
+
+
+def test_channels_last_is_the_default_for_classifiers_only_and_can_be_turned_off(algorithm):
+    torch.manual_seed(0)
+    fast = algorithm('reviewkd')
+    assert fast.channels_last and fast.teacher_grad_mode == 'no_grad'
+    cl = torch.channels_last
+    for model in (fast.student, fast.teacher, fast.distiller.connectors):
+        convs = [m for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
+        assert convs and all(c.weight.is_contiguous(memory_format=cl) for c in convs)
+    plain = algorithm('reviewkd', channels_last=False)
+    assert not plain.channels_last
+    assert plain.student.backbone.conv1.weight.is_contiguous()
+    # the inputs reach the student in the model's format
+    seen = []
+    hook = fast.student.backbone.conv1.register_forward_hook(
+        lambda m, i, o: seen.append(i[0].is_contiguous(memory_format=cl)))
+    fast(torch.randn(2, 3, 32, 32), [DataSample().set_gt_label(0)] * 2, mode='loss')
+    hook.remove()
+    assert seen == [True]
+
+
+@pytest.mark.parametrize('kind', ['reviewkd', 'tskd'])
+@pytest.mark.parametrize('options', [
+    dict(channels_last=True),
+    dict(teacher_grad_mode='inference_mode'),
+    dict(channels_last=True, teacher_grad_mode='inference_mode', split_attention=True),
+], ids=['channels_last', 'inference_mode', 'all'])
+def test_speed_options_keep_losses_and_gradients(algorithm, kind, options):
+    torch.manual_seed(0)
+    reference = algorithm(kind, split_attention=False, channels_last=False)
+    state = copy.deepcopy(reference.state_dict())
+    fast = algorithm(kind, **dict(dict(split_attention=False, channels_last=False), **options))
+    ref_losses, ref_grads = losses_and_grads(reference, state)
+    fast_losses, fast_grads = losses_and_grads(fast, state)
+    assert set(ref_losses) == set(fast_losses) and 'distill.loss_hcl' in ref_losses
+    for name, value in ref_losses.items():
+        torch.testing.assert_close(fast_losses[name], value, rtol=1e-5, atol=1e-6, msg=name)
+    assert set(ref_grads) == set(fast_grads)
+    assert not any(n.startswith('teacher.') for n in ref_grads)
+    for name, grad in ref_grads.items():
+        torch.testing.assert_close(fast_grads[name], grad, rtol=1e-4, atol=1e-5, msg=name)
+
+
+def test_bad_speed_options_name_the_key(algorithm):
+    with pytest.raises(ValueError, match='model.teacher_grad_mode'):
+        algorithm('reviewkd', teacher_grad_mode='no-grad')
+    with pytest.raises(TypeError, match='model.compile_connectors'):
+        algorithm('reviewkd', compile_connectors='yes')
+
+
+@pytest.mark.slow
+def test_compiled_connectors_keep_losses_gradients_and_state_dict_keys(algorithm):
+    torch.manual_seed(0)
+    reference = algorithm('reviewkd')
+    state = copy.deepcopy(reference.state_dict())
+    compiled = algorithm('reviewkd', compile_connectors=dict(dynamic=False))
+    assert list(compiled.state_dict()) == list(state)
+    ref_losses, ref_grads = losses_and_grads(reference, state)
+    fast_losses, fast_grads = losses_and_grads(compiled, state)
+    for name, value in ref_losses.items():
+        torch.testing.assert_close(fast_losses[name], value, rtol=1e-5, atol=1e-6, msg=name)
+    for name, grad in ref_grads.items():
+        torch.testing.assert_close(fast_grads[name], grad, rtol=1e-4, atol=1e-5, msg=name)

@@ -1,18 +1,20 @@
 """Inference throughput: the plain (exported) student vs. the multi-exit student.
 
-    python tools/analysis_tools/benchmark_inference.py [--batch 256] [--iters 10]
-        [--thresholds 0.5 0.9 0.99] [--out work_dirs/benchmarks/inference.json]
+    python tools/analysis_tools/benchmark_inference.py [--checkpoint TSKD.pth] [--batch 256]
+        [--iters 10] [--thresholds 0.5 0.9 0.99] [--out work_dirs/benchmarks/inference.json]
 
-Measures images per second on random 1x28x28 inputs (the Fashion-MNIST configs) of
+Measures images per second, top-1 on the batch and MACs per image of
 
 * the plain ResNet-20 classifier (what ``export_student.py`` gives for KD / ReviewKD),
 * the multi-exit ResNet-20 (TSKD student) predicting with the soft vote of all exits,
-* the multi-exit student with early exit at each threshold. The batched implementation runs
-  every exit and then picks, so its wall time equals the vote's; the MACs a sequential
-  early-exit forward would spend are reported beside it (the share of samples answered by each
-  exit depends on the trained weights: pass ``--checkpoint`` of a trained TSKD run for
-  meaningful shares; with random weights almost nothing is confident).
+* the multi-exit student with early exit at each threshold, twice: batched (every exit runs,
+  then the rule picks: same wall time as the vote) and stage-wise
+  (``early_exit_stagewise=True``: later stages run only on the samples still unanswered, so
+  the saved MACs become saved time).
 
+The batch is the first ``--batch`` Fashion-MNIST test images when ``data/fashion_mnist`` exists
+(through the config's test pipeline and data preprocessor), random 1x28x28 inputs otherwise;
+pass ``--checkpoint`` of a trained TSKD run, or random weights make almost nothing confident.
 Figures are printed and written to JSON, not asserted.
 """
 import argparse
@@ -36,6 +38,38 @@ def images_per_second(fn, x, iters, warmup=2):
                 t0 = time.perf_counter()
             fn(x)
     return x.shape[0] * iters / (time.perf_counter() - t0)
+
+
+def test_batch(cfg, model, batch: int):
+    """The first ``batch`` test images (preprocessed) and labels, or random inputs."""
+    import torch
+    from mmengine.dataset import pseudo_collate
+    from mmengine.registry import DefaultScope
+
+    from mmreviewkd.registry import DATASETS
+    ds_cfg = cfg.test_dataloader.dataset.copy()
+    root = osp.join(ROOT, ds_cfg.data_root)
+    if not osp.isfile(osp.join(root, 't10k-labels-idx1-ubyte')):
+        return torch.randn(batch, 1, 28, 28), None
+    ds_cfg.update(data_root=root, download=False, indices=batch)
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        dataset = DATASETS.build(ds_cfg)
+    data = model.data_preprocessor(pseudo_collate([dataset[i] for i in range(batch)]), False)
+    return data['inputs'], torch.cat([s.gt_label for s in data['data_samples']])
+
+
+def format_table(res) -> str:
+    """Markdown table of the rows (also used by the README generator)."""
+    s = res['settings']
+    lines = [f'batch {s["batch"]} ({s.get("images", "random")} images), {s["threads"]} threads',
+             '', '| model | images/s | top-1 on the batch (%) | MMACs / image | '
+             'answered by exit 1 / 2 / 3 / vote (%) |', '|---|---:|---:|---:|---|']
+    for r in res['rows']:
+        top1 = '' if r.get('top1') is None else f'{r["top1"]:.2f}'
+        share = ' / '.join(f'{v:.1f}' for v in r.get('exit_share', []))
+        lines.append(f'| {r["name"]} | {r["img_per_s"]:.0f} | {top1} | {r["macs"] / 1e6:.2f} | '
+                     f'{share} |')
+    return '\n'.join(lines) + '\n'
 
 
 def main(argv=None):
@@ -68,30 +102,43 @@ def main(argv=None):
         plain.load_state_dict({k[len('architecture.'):]: v for k, v in state.items()
                                if k.startswith('architecture.') and '.exits.' not in k
                                and not k.startswith('architecture.exits.')}, strict=True)
-    x = torch.randn(args.batch, 1, 28, 28)
+    x, labels = test_batch(multi_cfg, multi, args.batch)
     macs = multi_exit_macs(multi, (1, 28, 28))
     plain_macs = macs['ensemble'] - sum(macs['branch'][:-1])
     res = dict(settings=dict(batch=args.batch, iters=args.iters,
-                             threads=torch.get_num_threads(), checkpoint=args.checkpoint),
+                             threads=torch.get_num_threads(), checkpoint=args.checkpoint,
+                             images='Fashion-MNIST test' if labels is not None else 'random'),
                rows=[])
+
+    def top1(scores):
+        return None if labels is None else float((scores.argmax(1) == labels).float().mean() * 100)
+
+    with torch.no_grad():
+        plain_scores = plain(x, mode='tensor')
+        probs = multi.exit_probs(x)
     res['rows'].append(dict(name='plain student (exported)', macs=plain_macs,
+                            top1=top1(plain_scores),
                             img_per_s=images_per_second(lambda t: plain(t, mode='tensor'), x,
                                                         args.iters)))
     res['rows'].append(dict(name='multi-exit, soft vote', macs=macs['ensemble'],
+                            top1=top1(probs.mean(0)),
                             img_per_s=images_per_second(multi.exit_probs, x, args.iters)))
-    with torch.no_grad():
-        probs = multi.exit_probs(x)
     cost = torch.tensor(macs['exit'] + [macs['ensemble']], dtype=torch.float64)
     for t in args.thresholds:
-        _, used = early_exit(probs, t)
-        ips = images_per_second(lambda z: early_exit(multi.exit_probs(z), t), x, args.iters)
-        res['rows'].append(dict(name=f'multi-exit, early exit @ {t:g}',
-                                macs=float(cost[used].mean()), img_per_s=ips,
-                                exit_share=[float((used == k).double().mean() * 100)
-                                            for k in range(probs.shape[0] + 1)]))
-    print(f'{"model":<32} {"images/s":>9} {"MMACs/img (sequential)":>24}')
-    for r in res['rows']:
-        print(f'{r["name"]:<32} {r["img_per_s"]:9.0f} {r["macs"] / 1e6:24.2f}')
+        scores, used = early_exit(probs, t)
+        share = [float((used == k).double().mean() * 100) for k in range(probs.shape[0] + 1)]
+        batched = images_per_second(lambda z: early_exit(multi.exit_probs(z), t), x, args.iters)
+        multi.early_exit_threshold = t
+        _, staged_scores, staged_used = multi.early_exit_stagewise_probs(x)
+        stagewise = images_per_second(multi.early_exit_stagewise_probs, x, args.iters)
+        res['rows'].append(dict(name=f'multi-exit, early exit @ {t:g}, batched',
+                                macs=macs['ensemble'], img_per_s=batched, top1=top1(scores),
+                                exit_share=share))
+        res['rows'].append(dict(name=f'multi-exit, early exit @ {t:g}, stage-wise',
+                                macs=float(cost[staged_used].mean()), img_per_s=stagewise,
+                                top1=top1(staged_scores), exit_share=share,
+                                same_exits_as_batched=bool((staged_used == used).all())))
+    print(format_table(res))
     os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
     with open(args.out, 'w') as f:
         json.dump(res, f, indent=2)

@@ -1,88 +1,95 @@
-"""Training-step cost of the distillation methods, and of our wiring vs. a hand-written loop.
+"""Training-step cost of the distillation methods, our wiring vs. a hand-written loop, speed-ups.
 
     python tools/analysis_tools/benchmark_step.py [--pairs resnet56:resnet20 ...] [--batch 64]
-        [--iters 10] [--warmup 3] [--out work_dirs/benchmarks/step.json]
+        [--iters 10] [--warmup 3] [--no-compile] [--out work_dirs/benchmarks/step.json]
 
-For each teacher -> student pair (CIFAR models, 32x32 random data, 100 classes) it times one
-optimisation step of
+For each teacher -> student pair of the CIFAR-100 configs (32x32 random data, 100 classes) the
+models are built from the committed configs (``configs/cifar100/<student>_cifar100.py``,
+``configs/reviewkd/reviewkd_<t>_<s>_cifar100.py``, ``configs/tskd/tskd_<t>_<s>_cifar100.py``;
+KD is the ReviewKD pair config with the distiller of
+``configs/fashion_mnist/kd_resnet56_resnet20_fmnist.py``) and one optimisation step is timed
+through the machinery of ``tools/train.py`` (MMEngine ``train_step`` + ``OptimWrapper``, MMRazor
+recorders). Variants:
 
-* the student alone, classic KD, ReviewKD and TSKD through the same machinery as
-  ``tools/train.py`` (MMEngine ``train_step`` with an ``OptimWrapper``, MMRazor recorders);
+* ``student`` (as configured, contiguous) and ``student_channels_last``;
+* ``kd``, ``reviewkd`` and ``tskd`` with the algorithms' defaults (``channels_last`` for
+  classifiers, split-attention ABF);
+* ``reviewkd_reference``: the official formulation and memory format (concat attention,
+  contiguous), i.e. every speed-up off; ``reviewkd_split_only``: split attention, contiguous;
+  ``reviewkd_inference_mode``: the teacher under ``torch.inference_mode``;
+  ``reviewkd_compiled``: ``torch.compile`` of the connector (skipped with ``--no-compile``);
 * a minimal hand-written PyTorch loop of the ReviewKD math (teacher forward under no_grad,
-  student forward, ABF chain, HCL, backward, SGD step; no MMEngine, no recorders) on the *same*
-  modules and batch;
-* the ReviewKD step with ``channels_last`` memory format,
+  student forward, ABF chain, HCL, backward, SGD step; no MMEngine, no recorders), run in the
+  same process on the *same* modules and batch as ``reviewkd`` and ``reviewkd_reference``
+  (timed alternately with them, so drifts of the machine hit both).
 
-and reports seconds per step, each as a ratio to the student-alone step, peak RSS memory, and the
-extra training parameters each method adds. Figures are printed and saved as JSON; they are not
-asserted anywhere.
+Every variant runs in its own process, so its peak memory is its own: the script reports the
+peak resident memory the steps add on top of the built model (Linux ``VmHWM`` after resetting
+it through ``/proc/self/clear_refs``) besides seconds per step, the ratio to the student-alone
+step and the extra training parameters. Figures are printed and saved as JSON; nothing is
+asserted.
 """
 import argparse
 import copy
 import json
 import os
 import os.path as osp
-import resource
+import subprocess
 import sys
 import time
+from typing import Dict, List, Optional
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+sys.path.insert(0, ROOT)
 
-import mmreviewkd  # noqa: E402,F401
+VARIANTS = ['student', 'student_channels_last', 'kd', 'reviewkd', 'reviewkd_reference',
+            'reviewkd_split_only', 'reviewkd_inference_mode', 'reviewkd_compiled', 'tskd']
+KD_CONFIG = 'configs/fashion_mnist/kd_resnet56_resnet20_fmnist.py'
 
 
-def classifier(name, num_classes=100):
+def config_path(variant: str, teacher: str, student: str) -> str:
+    if variant.startswith('student'):
+        return osp.join(ROOT, 'configs', 'cifar100', f'{student}_cifar100.py')
+    if variant == 'tskd':
+        return osp.join(ROOT, 'configs', 'tskd', f'tskd_{teacher}_{student}_cifar100.py')
+    return osp.join(ROOT, 'configs', 'reviewkd', f'reviewkd_{teacher}_{student}_cifar100.py')
+
+
+def model_cfg(variant: str, teacher: str, student: str) -> Optional[dict]:
+    """The model config of a variant, from the committed configs (None if there is none)."""
     from mmengine.config import Config
-    zoo = Config.fromfile(osp.join(osp.dirname(osp.dirname(osp.dirname(osp.abspath(
-        __file__)))), 'configs', '_base_', 'models', 'cifar_zoo.py')).cifar_models
-    cfg = copy.deepcopy(zoo[name])
-    cfg['head']['num_classes'] = num_classes
-    cfg['data_preprocessor'] = dict(type='ClsDataPreprocessor', mean=[125.3, 123.0, 113.9],
-                                    std=[63.0, 62.1, 66.7], num_classes=num_classes)
-    return cfg
+    path = config_path(variant, teacher, student)
+    if not osp.isfile(path):
+        return None
+    cfg = Config.fromfile(path)
+    model = copy.deepcopy(cfg.model.to_dict() if hasattr(cfg.model, 'to_dict') else cfg.model)
+    model.setdefault('data_preprocessor', cfg.get('data_preprocessor'))
+    model.pop('teacher_ckpt', None)  # random weights: timing only
+    if variant == 'kd':
+        kd = Config.fromfile(osp.join(ROOT, KD_CONFIG)).model.distiller
+        model['distiller'] = copy.deepcopy(kd.to_dict())
+    elif variant == 'reviewkd_reference':
+        model['channels_last'] = False
+        model['distiller']['connectors']['review']['split_attention'] = False
+    elif variant == 'reviewkd_split_only':
+        model['channels_last'] = False
+    elif variant == 'reviewkd_inference_mode':
+        model['teacher_grad_mode'] = 'inference_mode'
+    elif variant == 'reviewkd_compiled':
+        model['compile_connectors'] = True
+    return model
 
 
-def method_cfg(method, teacher, student):
-    s, t = classifier(student), classifier(teacher)
-    if method == 'student':
-        return s
-    base = dict(_scope_='mmreviewkd', data_preprocessor=None, architecture=s, teacher=t,
-                input_shape=(3, 32, 32))
-    review = dict(
-        type='mmrazor.ConfigurableDistiller',
-        student_recorders=dict(feats=dict(type='StageFeatures')),
-        teacher_recorders=dict(feats=dict(type='StageFeatures', preact=True)),
-        connectors=dict(review=dict(type='ReviewKDConnector')),
-        distill_losses=dict(loss_hcl=dict(type='HCLLoss', loss_weight=1.0)),
-        loss_forward_mappings=dict(loss_hcl=dict(
-            s_feats=dict(from_student=True, recorder='feats', connector='review'),
-            t_feats=dict(from_student=False, recorder='feats'))))
-    if method == 'kd':
-        return dict(base, type='ReviewKDDistill', distiller=dict(
-            type='mmrazor.ConfigurableDistiller',
-            student_recorders=dict(fc=dict(type='ModuleOutputs', source='head.fc')),
-            teacher_recorders=dict(fc=dict(type='ModuleOutputs', source='head.fc')),
-            distill_losses=dict(loss_kl=dict(type='KLDivergence', tau=4)),
-            loss_forward_mappings=dict(loss_kl=dict(
-                preds_S=dict(from_student=True, recorder='fc'),
-                preds_T=dict(from_student=False, recorder='fc')))))
-    if method == 'reviewkd':
-        return dict(base, type='ReviewKDDistill', distiller=review)
-    if method == 'tskd':
-        return dict(base, type='TSKDDistill', architecture=dict(
-            s, type='mmreviewkd.MultiExitClassifier', input_shape=(3, 32, 32)))
-    raise ValueError(method)
-
-
-def build(cfg):
+def build(cfg: dict):
     from mmengine.registry import DefaultScope
 
+    import mmreviewkd  # noqa: F401
     from mmreviewkd.registry import MODELS
-    with DefaultScope.overwrite_default_scope('mmreviewkd'):
+    with DefaultScope.overwrite_default_scope(cfg.get('_scope_', 'mmpretrain')):
         return MODELS.build(copy.deepcopy(cfg))
 
 
-def fake_batch(batch, seed=0):
+def fake_batch(batch: int, seed: int = 0) -> dict:
     import torch
     from mmpretrain.structures import DataSample
     g = torch.Generator().manual_seed(seed)
@@ -92,34 +99,33 @@ def fake_batch(batch, seed=0):
                                            for i in range(batch)])
 
 
-def time_mmengine_step(model, batch, iters, warmup, channels_last=False):
-    """Seconds per ``train_step`` (MMEngine's path, as in tools/train.py)."""
+def to_channels_last(model) -> None:
+    """Plain classifiers have no option: convert weights and, per step, the inputs."""
+    import torch
+    model.to(memory_format=torch.channels_last)
+    dp = model.data_preprocessor
+    orig = dp.forward
+
+    def forward(data, training=False):
+        out = orig(data, training)
+        out['inputs'] = out['inputs'].contiguous(memory_format=torch.channels_last)
+        return out
+    dp.forward = forward
+
+
+def mmengine_stepper(model, batch: int):
+    """One ``train_step`` (MMEngine's path, as in tools/train.py) per call."""
     import torch
     from mmengine.optim import OptimWrapper
     model.train()
-    if channels_last:
-        model.to(memory_format=torch.channels_last)
     params = [p for p in model.parameters() if p.requires_grad]
     wrapper = OptimWrapper(torch.optim.SGD(params, lr=0.01, momentum=0.9))
     data = fake_batch(batch)
-    if channels_last:
-        dp = model.data_preprocessor
-        orig = dp.forward
-
-        def forward(data, training=False):
-            out = orig(data, training)
-            out['inputs'] = out['inputs'].contiguous(memory_format=torch.channels_last)
-            return out
-        dp.forward = forward
-    for i in range(warmup + iters):
-        if i == warmup:
-            t0 = time.perf_counter()
-        model.train_step(data, wrapper)
-    return (time.perf_counter() - t0) / iters
+    return lambda: model.train_step(data, wrapper)
 
 
-def time_handwritten_reviewkd(model, batch, iters, warmup):
-    """The same ReviewKD math in a plain PyTorch loop on the same modules (no MMEngine)."""
+def handwritten_stepper(model, batch: int):
+    """The ReviewKD math in a plain PyTorch loop on the modules of ``model`` (no MMEngine)."""
     import torch
     import torch.nn.functional as F
 
@@ -133,100 +139,191 @@ def time_handwritten_reviewkd(model, batch, iters, warmup):
     opt = torch.optim.SGD(params, lr=0.01, momentum=0.9)
     data = model.data_preprocessor(fake_batch(batch), True)
     x = data['inputs']
+    if model.channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
     y = torch.cat([s.gt_label for s in data['data_samples']])
-    model.train()
-    grabbed = []
-    hooks = [m.register_forward_hook(lambda m, i, o: grabbed.append(i[0])) for m in t_sources]
-    try:
-        for it in range(warmup + iters):
-            if it == warmup:
-                t0 = time.perf_counter()
-            grabbed.clear()
-            with torch.no_grad():
-                t_stages = teacher.backbone(x)
-                t_feats = list(grabbed) + [t_stages[-1].mean((2, 3), keepdim=True)]
-            s_stages = student.backbone(x)
-            pooled = s_stages[-1].mean((2, 3))
-            logits = student.head.fc(pooled)
-            s_feats = list(s_stages) + [pooled[:, :, None, None]]
-            loss = F.cross_entropy(logits, y) + weight * hcl_loss(conn(s_feats), t_feats)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-    finally:
+    grabbed: List = []
+
+    def grab(module, inputs, output):
+        grabbed.append(inputs[0])
+
+    def step():
+        grabbed.clear()
+        hooks = [m.register_forward_hook(grab) for m in t_sources]
+        with torch.no_grad():
+            t_stages = teacher.backbone(x)
         for h in hooks:
             h.remove()
+        t_feats = list(grabbed) + [t_stages[-1].mean((2, 3), keepdim=True)]
+        s_stages = student.backbone(x)
+        pooled = s_stages[-1].mean((2, 3))
+        logits = student.head.fc(pooled)
+        s_feats = list(s_stages) + [pooled[:, :, None, None]]
+        loss = F.cross_entropy(logits, y) + weight * hcl_loss(conn(s_feats), t_feats)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return step
+
+
+def seconds_per_step(step, iters: int, warmup: int) -> float:
+    for _ in range(warmup):
+        step()
+    t0 = time.perf_counter()
+    for _ in range(iters):
+        step()
     return (time.perf_counter() - t0) / iters
 
 
-def extra_params(model, student_params):
-    return sum(p.numel() for p in model.parameters() if p.requires_grad) - student_params
+def _status_mb(field: str) -> float:
+    with open('/proc/self/status') as f:
+        for line in f:
+            if line.startswith(field + ':'):
+                return int(line.split()[1]) / 1024
+    return float('nan')
 
 
-def main(argv=None):
+def _reset_peak() -> bool:
+    try:
+        with open('/proc/self/clear_refs', 'w') as f:
+            f.write('5')  # resets VmHWM (peak RSS) to the current RSS
+        return True
+    except OSError:
+        return False
+
+
+def worker(pair: str, variant: str, batch: int, iters: int, warmup: int,
+           threads: Optional[int]) -> Dict:
+    """Build one variant and time it (in this process); returns the figures."""
     import torch
+    if threads:
+        torch.set_num_threads(threads)
+    teacher, student = pair.split(':')
+    cfg = model_cfg(variant, teacher, student)
+    if cfg is None:
+        return dict(skipped=f'no config {osp.relpath(config_path(variant, teacher, student), ROOT)}')
+    torch.manual_seed(0)
+    model = build(cfg)
+    if variant == 'student_channels_last':
+        to_channels_last(model)
+    n_student = sum(p.numel() for p in (model.student if hasattr(model, 'student') else model)
+                    .parameters() if p.requires_grad)
+    # the student proper: for TSKD the exits are extra
+    if variant == 'tskd':
+        n_student -= sum(p.numel() for n, p in model.student.named_parameters()
+                         if n.startswith('exits.'))
+    out = dict(config=osp.relpath(config_path(variant, teacher, student), ROOT),
+               extra_params=sum(p.numel() for p in model.parameters() if p.requires_grad) -
+               n_student)
+    step = mmengine_stepper(model, batch)
+    rss0 = _status_mb('VmRSS')
+    exact_peak = _reset_peak()
+    out['s_per_step'] = seconds_per_step(step, iters, warmup)
+    out['step_peak_mb'] = _status_mb('VmHWM') - rss0 if exact_peak else float('nan')
+    out['peak_rss_mb'] = _status_mb('VmHWM')
+    if variant in ('reviewkd', 'reviewkd_reference'):
+        # alternate ours / hand-written on the same modules and batch: A B A B
+        hand = handwritten_stepper(model, batch)
+        ours_times = [out['s_per_step']]
+        hand_times = [seconds_per_step(hand, iters, warmup)]
+        ours_times.append(seconds_per_step(step, iters, 1))
+        hand_times.append(seconds_per_step(hand, iters, 1))
+        out['s_per_step'] = sum(ours_times) / 2
+        out['handwritten_s_per_step'] = sum(hand_times) / 2
+    return out
+
+
+def run_variant(pair: str, variant: str, args) -> Dict:
+    cmd = [sys.executable, osp.abspath(__file__), '--worker', pair, variant,
+           '--batch', str(args.batch), '--iters', str(args.iters), '--warmup', str(args.warmup)]
+    if args.threads:
+        cmd += ['--threads', str(args.threads)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith('{')]
+    if proc.returncode != 0 or not lines:
+        raise RuntimeError(f'{pair} {variant} failed:\n{proc.stderr[-3000:]}')
+    return json.loads(lines[-1])
+
+
+def ratios(row: Dict) -> Dict[str, float]:
+    """The ratios the README reports (missing variants are left out)."""
+    def t(name, key='s_per_step'):
+        return row.get(name, {}).get(key)
+    pairs = {
+        'ours_vs_handwritten (default settings)': (t('reviewkd'),
+                                                   t('reviewkd', 'handwritten_s_per_step')),
+        'ours_vs_handwritten (reference settings)': (
+            t('reviewkd_reference'), t('reviewkd_reference', 'handwritten_s_per_step')),
+        'reviewkd_vs_kd': (t('reviewkd'), t('kd')),
+        'speedup: default vs reference (all speed-ups)': (t('reviewkd_reference'), t('reviewkd')),
+        'speedup: split attention (contiguous)': (t('reviewkd_reference'),
+                                                  t('reviewkd_split_only')),
+        'speedup: channels_last (split attention)': (t('reviewkd_split_only'), t('reviewkd')),
+        'speedup: teacher inference_mode': (t('reviewkd'), t('reviewkd_inference_mode')),
+        'speedup: compiled connector': (t('reviewkd'), t('reviewkd_compiled')),
+        'speedup: channels_last student alone': (t('student'), t('student_channels_last')),
+    }
+    return {k: a / b for k, (a, b) in pairs.items() if a and b}
+
+
+def main(argv=None) -> Dict:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--pairs', nargs='+', default=['resnet56:resnet20'],
-                        help='teacher:student names from configs/_base_/models/cifar_zoo.py')
+    parser.add_argument('--pairs', nargs='+', default=['resnet56:resnet20',
+                                                       'resnet32x4:resnet8x4'],
+                        help='teacher:student names of the CIFAR-100 configs')
+    parser.add_argument('--variants', nargs='+', default=VARIANTS, choices=VARIANTS)
     parser.add_argument('--batch', type=int, default=64)
     parser.add_argument('--iters', type=int, default=10)
     parser.add_argument('--warmup', type=int, default=3)
     parser.add_argument('--threads', type=int, default=None)
+    parser.add_argument('--no-compile', action='store_true',
+                        help='skip reviewkd_compiled (its compilation takes about a minute)')
     parser.add_argument('--out', default='work_dirs/benchmarks/step.json')
+    parser.add_argument('--worker', nargs=2, metavar=('PAIR', 'VARIANT'), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    if args.worker:
+        print(json.dumps(worker(*args.worker, args.batch, args.iters, args.warmup,
+                                args.threads)))
+        return {}
+    import torch
+    variants = [v for v in args.variants if not (args.no_compile and v == 'reviewkd_compiled')]
     results = dict(settings=dict(batch=args.batch, iters=args.iters, warmup=args.warmup,
-                                 threads=torch.get_num_threads(), torch=torch.__version__),
+                                 threads=args.threads or torch.get_num_threads(),
+                                 torch=torch.__version__, input='3x32x32 random, 100 classes'),
                    pairs={})
     for pair in args.pairs:
-        teacher, student = pair.split(':')
-        torch.manual_seed(0)
         row = {}
-        base = build(method_cfg('student', teacher, student))
-        n_student = sum(p.numel() for p in base.parameters() if p.requires_grad)
-        row['student'] = dict(s_per_step=time_mmengine_step(base, args.batch, args.iters,
-                                                            args.warmup), extra_params=0)
-        for method in ('kd', 'reviewkd', 'tskd'):
-            model = build(method_cfg(method, teacher, student))
-            row[method] = dict(
-                s_per_step=time_mmengine_step(model, args.batch, args.iters, args.warmup),
-                extra_params=extra_params(model, n_student))
-            if method == 'reviewkd':
-                row['reviewkd_handwritten'] = dict(
-                    s_per_step=time_handwritten_reviewkd(model, args.batch, args.iters,
-                                                         args.warmup),
-                    extra_params=row['reviewkd']['extra_params'])
-        model = build(method_cfg('reviewkd', teacher, student))
-        row['reviewkd_channels_last'] = dict(
-            s_per_step=time_mmengine_step(model, args.batch, args.iters, args.warmup,
-                                          channels_last=True),
-            extra_params=row['reviewkd']['extra_params'])
+        for variant in variants:
+            print(f'[benchmark_step] {pair} {variant} ...', flush=True)
+            row[variant] = run_variant(pair, variant, args)
+        row = {k: v for k, v in row.items() if 'skipped' not in v}
         ref = row['student']['s_per_step']
         for r in row.values():
             r['ratio_to_student'] = r['s_per_step'] / ref
-        row['ours_vs_handwritten'] = (row['reviewkd']['s_per_step'] /
-                                      row['reviewkd_handwritten']['s_per_step'])
-        row['reviewkd_vs_kd'] = row['reviewkd']['s_per_step'] / row['kd']['s_per_step']
-        row['channels_last_speedup'] = (row['reviewkd']['s_per_step'] /
-                                        row['reviewkd_channels_last']['s_per_step'])
-        results['pairs'][pair] = row
-        print(f'\n{teacher} -> {student}, batch {args.batch}, 32x32, '
-              f'{torch.get_num_threads()} threads')
-        print(f'{"method":<24} {"s/step":>8} {"x student":>10} {"extra params":>13}')
-        for name, r in row.items():
-            if isinstance(r, dict):
-                print(f'{name:<24} {r["s_per_step"]:8.3f} {r["ratio_to_student"]:10.2f} '
-                      f'{r["extra_params"]:13,d}')
-        print(f'ours / hand-written ReviewKD step: {row["ours_vs_handwritten"]:.3f}; '
-              f'ReviewKD / KD: {row["reviewkd_vs_kd"]:.2f}; channels_last speed-up: '
-              f'{row["channels_last_speedup"]:.2f}x')
-    results['peak_rss_mb'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        results['pairs'][pair] = dict(variants=row, ratios=ratios(row))
+        print(format_pair(pair, results['pairs'][pair], results['settings']), flush=True)
     os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
     with open(args.out, 'w') as f:
         json.dump(results, f, indent=2)
-    print(f'\npeak RSS {results["peak_rss_mb"]:.0f} MB; wrote {args.out}')
+    print(f'wrote {args.out}')
     return results
+
+
+def format_pair(pair: str, data: Dict, settings: Dict) -> str:
+    """A markdown table and the ratios of one pair (also used by the README generator)."""
+    teacher, student = pair.split(':')
+    lines = [f'{teacher} -> {student}, batch {settings["batch"]}, 3x32x32, '
+             f'{settings["threads"]} threads, torch {settings["torch"]}', '',
+             '| variant | s/step | x student | step peak MB | extra params | hand-written s/step |',
+             '|---|---:|---:|---:|---:|---:|']
+    for name, r in data['variants'].items():
+        hand = r.get('handwritten_s_per_step')
+        lines.append(f'| {name} | {r["s_per_step"]:.3f} | {r["ratio_to_student"]:.2f} | '
+                     f'{r["step_peak_mb"]:.0f} | {r["extra_params"]:,d} | '
+                     f'{f"{hand:.3f}" if hand else ""} |')
+    lines += ['', '| ratio | value |', '|---|---:|']
+    lines += [f'| {k} | {v:.3f} |' for k, v in data['ratios'].items()]
+    return '\n'.join(lines) + '\n'
 
 
 if __name__ == '__main__':

@@ -32,6 +32,23 @@ class StagedBackbone(BaseModule):
         self.out_indices = tuple(i % num_stages for i in out_indices)
         self.stage_channels: Tuple[int, ...] = ()
 
+    def forward_stage(self, x: Tensor, index: int) -> Tensor:
+        """Run stage ``index`` alone (stage 0 includes the stem), for stage-wise inference.
+
+        Chaining ``forward_stage`` over 0..num_stages-1 gives the same stage outputs as
+        ``forward``. Backbones that support it override this and set ``supports_stagewise``.
+
+        Args:
+            x (Tensor): The images (``index == 0``) or the previous stage's output.
+            index (int): The stage to run.
+
+        Returns:
+            Tensor: The stage's output, (N, C_index, H_index, W_index).
+        """
+        raise NotImplementedError(f'{type(self).__name__} does not run stage by stage')
+
+    supports_stagewise = False
+
     def run_stages(self, x: Tensor, stages: Sequence[nn.Module]) -> Tuple[Tensor, Tuple]:
         """Run ``stages`` in order and collect the outputs of those in ``out_indices``.
 

@@ -118,6 +118,14 @@ class ResNetCifar(StagedBackbone):
         self._freeze_stages()
         return self
 
+    supports_stagewise = True
+
+    def forward_stage(self, x: Tensor, index: int) -> Tensor:
+        """Stage ``index`` alone (0 includes the stem); see ``StagedBackbone.forward_stage``."""
+        if index == 0:
+            x = self.relu(self.bn1(self.conv1(x)))
+        return getattr(self, f'layer{index + 1}')(x)
+
     def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
         """(N, C_in, H, W) -> tuple of stage features (see class docstring)."""
         x = self.relu(self.bn1(self.conv1(x)))

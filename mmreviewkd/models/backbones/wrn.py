@@ -88,6 +88,17 @@ class WideResNetCifar(StagedBackbone):
         """Modules whose input is each returned stage's pre-activation output."""
         return [('block2', 'block3', 'relu')[i] for i in self.out_indices]
 
+    supports_stagewise = True
+
+    def forward_stage(self, x: Tensor, index: int) -> Tensor:
+        """Stage ``index`` alone (0 includes the stem); see ``StagedBackbone.forward_stage``."""
+        if index == 0:
+            x = self.conv1(x)
+        x = getattr(self, f'block{index + 1}')(x)
+        if index == 2:
+            x = self.relu(self.bn1(x))
+        return x
+
     def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
         """(N, C_in, H, W) -> tuple of stage features."""
         x = self.conv1(x)

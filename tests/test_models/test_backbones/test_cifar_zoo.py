@@ -74,3 +74,22 @@ def test_preact_sources_exist_and_match_the_returned_stages(name):
         assert (pre < 0).any()
         if (out >= 0).all():
             torch.testing.assert_close(out, pre.clamp(min=0))
+
+
+@pytest.mark.parametrize('cfg', [
+    dict(type='ResNetCifar', depth=20, out_indices=(0, 1, 2)),
+    dict(type='ResNetCifar', depth=8, width=4, out_indices=(0, 1, 2)),
+    dict(type='WideResNetCifar', depth=16, widen_factor=2, out_indices=(0, 1, 2)),
+], ids=['resnet20', 'resnet8x4', 'wrn_16_2'])
+def test_forward_stage_chain_equals_forward(cfg):
+    from mmreviewkd.registry import MODELS
+    torch.manual_seed(0)
+    backbone = MODELS.build(dict(cfg, type='mmreviewkd.' + cfg['type'])).eval()
+    assert backbone.supports_stagewise
+    x = torch.randn(2, 3, 32, 32)
+    outs, y = [], x
+    for i in range(3):
+        y = backbone.forward_stage(y, i)
+        outs.append(y)
+    for a, b in zip(backbone(x), outs):
+        torch.testing.assert_close(a, b)

@@ -68,3 +68,55 @@ def test_config_errors_name_the_key():
         build(dict(type='mmreviewkd.ResNetCifar', depth=8), 64, shape)
     with pytest.raises(ValueError, match='vote_weights'):
         build(backbone, channels, shape, vote='weighted', vote_weights=[1, 2])
+
+
+STAGEWISE = {
+    'cifar_resnet20': dict(type='mmreviewkd.ResNetCifar', depth=20, out_indices=(0, 1, 2)),
+    'cifar_wrn_16_2': dict(type='mmreviewkd.WideResNetCifar', depth=16, widen_factor=2,
+                           out_indices=(0, 1, 2)),
+}
+
+
+@pytest.mark.parametrize('name', sorted(STAGEWISE))
+@pytest.mark.parametrize('vote,exit_indices', [('soft', None), ('hard', None), ('exit', [1])])
+def test_stagewise_early_exit_matches_the_batched_rule(name, vote, exit_indices):
+    torch.manual_seed(0)
+    backbone = STAGEWISE[name]
+    channels = 64 if 'resnet' in name else 128
+    model = build(backbone, channels, (3, 32, 32), vote=vote, exit_indices=exit_indices)
+    model.eval()
+    x = torch.randn(24, 3, 32, 32)
+    # thresholds between the samples' confidences, so the batch splits between the exits
+    # (midpoints between sorted confidences: no sample sits on a threshold)
+    conf = model.exit_probs(x).max(-1).values.sort(dim=1).values  # (K, N)
+
+    def between(row, i):
+        return float(row[i] + row[i + 1]) / 2
+
+    thresholds = [0.0, between(conf[0], 7), between(conf[0], 16), between(conf[-1], 12), 1.01]
+    seen, mixed = [], []
+    hook = getattr(model.backbone, 'layer3' if 'resnet' in name else 'block3')\
+        .register_forward_hook(lambda m, i, o: seen.append(i[0].shape[0]))
+    for threshold in thresholds:
+        model.early_exit_threshold = threshold
+        model.early_exit_stagewise = False
+        ref = model(x, None, mode='predict')
+        model.early_exit_stagewise = True
+        seen.clear()
+        out = model(x, None, mode='predict')
+        ref_used = torch.tensor([r.exit_used for r in ref])
+        mixed.append(len(set(ref_used.tolist())) > 1)
+        assert [o.exit_used for o in out] == ref_used.tolist(), threshold
+        torch.testing.assert_close(torch.stack([o.pred_score for o in out]),
+                                   torch.stack([r.pred_score for r in ref]))
+        # the last stage ran only on the samples no shallower exit answered
+        early = int((ref_used < model.num_exits - 1).sum())
+        assert seen == ([x.shape[0] - early] if early < x.shape[0] else []), threshold
+    hook.remove()
+    assert any(mixed)  # some threshold split the batch between several exits
+
+
+def test_stagewise_early_exit_needs_a_stagewise_backbone():
+    backbone, channels, shape, _ = BACKBONES['mmpretrain_resnet18']
+    with pytest.raises(ValueError, match='model.early_exit_stagewise'):
+        build(backbone, channels, shape, early_exit_threshold=0.9, early_exit_stagewise=True)

@@ -1,0 +1,64 @@
+"""The benchmark scripts build what they claim from the committed configs (timings themselves
+are printed by the scripts, never asserted)."""
+import importlib.util
+import os.path as osp
+
+import pytest
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+
+def load(name):
+    path = osp.join(ROOT, 'tools', 'analysis_tools', f'{name}.py')
+    spec = importlib.util.spec_from_file_location(f'_bench_{name}', path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope='module')
+def step():
+    return load('benchmark_step')
+
+
+def test_step_variants_come_from_the_configs_with_the_right_options(step):
+    cfgs = {v: step.model_cfg(v, 'resnet56', 'resnet20') for v in step.VARIANTS}
+    assert cfgs['student']['type'].endswith('ImageClassifier')
+    assert cfgs['reviewkd']['type'] == 'ReviewKDDistill' and 'channels_last' not in cfgs['reviewkd']
+    ref = cfgs['reviewkd_reference']
+    assert ref['channels_last'] is False
+    assert ref['distiller']['connectors']['review']['split_attention'] is False
+    assert cfgs['reviewkd_split_only']['channels_last'] is False
+    assert 'split_attention' not in cfgs['reviewkd_split_only']['distiller']['connectors']['review']
+    assert cfgs['reviewkd_inference_mode']['teacher_grad_mode'] == 'inference_mode'
+    assert cfgs['reviewkd_compiled']['compile_connectors'] is True
+    assert set(cfgs['kd']['distiller']['distill_losses']) == {'loss_kl'}
+    assert cfgs['tskd']['type'] == 'TSKDDistill'
+    assert all('teacher_ckpt' not in c for c in cfgs.values())
+    assert step.model_cfg('tskd', 'resnet110', 'resnet32') is None  # no such config
+
+
+def test_step_worker_times_ours_and_the_handwritten_loop_on_one_model(step):
+    out = step.worker('resnet56:resnet20', 'reviewkd', batch=2, iters=1, warmup=0, threads=None)
+    assert out['extra_params'] == 114278  # the four ABFs of R20 -> R56 (mid 64)
+    assert out['s_per_step'] > 0 and out['handwritten_s_per_step'] > 0
+    assert out['config'] == 'configs/reviewkd/reviewkd_resnet56_resnet20_cifar100.py'
+    tskd = step.worker('resnet56:resnet20', 'tskd', batch=2, iters=1, warmup=0, threads=None)
+    assert tskd['extra_params'] == 31656 and 'handwritten_s_per_step' not in tskd
+
+
+def test_step_ratios(step):
+    row = dict(student=dict(s_per_step=1.0), student_channels_last=dict(s_per_step=0.5),
+               kd=dict(s_per_step=2.0),
+               reviewkd=dict(s_per_step=3.0, handwritten_s_per_step=2.0),
+               reviewkd_reference=dict(s_per_step=6.0, handwritten_s_per_step=6.0),
+               reviewkd_split_only=dict(s_per_step=4.0))
+    r = step.ratios(row)
+    assert r['ours_vs_handwritten (default settings)'] == 1.5
+    assert r['ours_vs_handwritten (reference settings)'] == 1.0
+    assert r['reviewkd_vs_kd'] == 1.5
+    assert r['speedup: default vs reference (all speed-ups)'] == 2.0
+    assert r['speedup: split attention (contiguous)'] == 1.5
+    assert r['speedup: channels_last (split attention)'] == pytest.approx(4 / 3)
+    assert r['speedup: channels_last student alone'] == 2.0
+    assert 'speedup: compiled connector' not in r  # not measured: not reported

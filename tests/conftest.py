@@ -23,6 +23,22 @@ def fmnist_root() -> str:
     return FMNIST
 
 
+@pytest.fixture(scope='session')
+def tool():
+    """Run a repository tool (``tool('tools/train.py', cfg, ...)``) with this interpreter from
+    the repository root; return its stdout + stderr, failing with the output's tail."""
+    import subprocess
+    import sys
+
+    def run(*args: str, check: bool = True) -> str:
+        proc = subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True)
+        out = proc.stdout + proc.stderr
+        if check and proc.returncode != 0:
+            raise AssertionError(f'{args} failed ({proc.returncode}):\n{out[-4000:]}')
+        return out
+    return run
+
+
 @pytest.fixture(autouse=True)
 def _torch_threads():
     import torch

@@ -53,14 +53,19 @@ def summarise(per_seed: List[Dict[str, float]]) -> Dict[str, Dict]:
     return out
 
 
-def write_report(summary: Dict, settings: Dict, out_dir: str) -> str:
+def format_summary(summary: Dict, settings: Dict) -> str:
+    """The markdown table of a summary (also used by tools/analysis_tools/results_tables.py)."""
     lines = [f'Fashion-MNIST test top-1 (%), mean ± std over {len(settings["seeds"])} seeds '
              f'{settings["seeds"]} (settings: {settings["main_job_args"]})', '',
              '| method | top-1 mean | std | seeds | per seed |', '|---|---:|---:|---:|---|']
     for name, s in summary.items():
         per = ', '.join(f'{v:.2f}' for v in s['values'])
         lines.append(f'| {name} | {s["mean"]:.2f} | {s["std"]:.2f} | {s["n"]} | {per} |')
-    table = '\n'.join(lines) + '\n'
+    return '\n'.join(lines) + '\n'
+
+
+def write_report(summary: Dict, settings: Dict, out_dir: str) -> str:
+    table = format_summary(summary, settings)
     with open(osp.join(out_dir, 'summary.md'), 'w') as f:
         f.write(table)
     try:

@@ -4,28 +4,15 @@
 # teacher_ckpt: a trained MMDet faster-rcnn R101-FPN (MMDet model zoo or the base config).
 _base_ = ['mmdet::faster_rcnn/faster-rcnn_r50_fpn_2x_coco.py', '../_base_/reviewkd_fpn.py']
 
+
+student_net, teacher_net = _base_.fpn_backbones.r18, _base_.fpn_backbones.r101
 model = dict(
-    _delete_=True,
-    _scope_='mmreviewkd',
-    type='ReviewKDDistill',
-    data_preprocessor=None,  # the student's DetDataPreprocessor
-    input_shape=(3, 256, 256),  # only for inferring shapes at build time
-    architecture=dict(
-        _base_.model,
-        _scope_='mmdet',
-        backbone=dict(
-            _base_.model.backbone, depth=18,
-            init_cfg=dict(type='Pretrained', checkpoint='torchvision://resnet18')),
-        neck=dict(_base_.model.neck, in_channels=[64, 128, 256, 512])),
-    teacher=dict(
-        _base_.model,
-        _scope_='mmdet',
-        backbone=dict(
-            _base_.model.backbone, depth=101,
-            init_cfg=dict(type='Pretrained', checkpoint='torchvision://resnet101')),
-        neck=dict(_base_.model.neck, in_channels=[256, 512, 1024, 2048])),
+    _base_.reviewkd_det,
+    architecture=dict(_base_.model, _scope_='mmdet', backbone=student_net.backbone,
+                      neck=dict(_base_.model.neck, in_channels=student_net.in_channels)),
+    teacher=dict(_base_.model, _scope_='mmdet', backbone=teacher_net.backbone,
+                 neck=dict(_base_.model.neck, in_channels=teacher_net.in_channels)),
     teacher_ckpt='checkpoints/faster-rcnn_r101_fpn_2x_coco.pth',
-    distiller=dict(
-        _base_.reviewkd_fpn_distiller,
-        distill_losses=dict(loss_hcl=dict(type='mmreviewkd.HCLLoss', loss_weight=1.2))))
+    distiller=dict(_base_.reviewkd_fpn_distiller,
+                   distill_losses=dict(loss_hcl=dict(type='mmreviewkd.HCLLoss', loss_weight=1.2))))
 find_unused_parameters = False

@@ -2,8 +2,6 @@
 (Faster R-CNN and Mask R-CNN) through tools/train.py, CocoMetric through tools/test.py, and the
 exported student in the plain MMDet detector."""
 import os.path as osp
-import subprocess
-import sys
 
 import pytest
 import torch
@@ -12,15 +10,8 @@ ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DET = osp.join(ROOT, 'configs', 'reviewkd_det', 'fmnist_coco')
 
 
-def tool(*args):
-    proc = subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True)
-    out = proc.stdout + proc.stderr
-    assert proc.returncode == 0, f'{args} failed:\n{out[-4000:]}'
-    return out
-
-
 @pytest.fixture(scope='module')
-def coco_root(tmp_path_factory, fmnist_root):
+def coco_root(tmp_path_factory, fmnist_root, tool):
     out = tmp_path_factory.mktemp('fmnist_coco')
     tool('tools/dataset_converters/make_fmnist_coco.py', '--src', fmnist_root, '--out', str(out),
          '--train', '16', '--val', '8', '--seed', '1')
@@ -42,7 +33,7 @@ def opts(root, teacher_ckpt=None):
     return o
 
 
-def test_generated_dataset_is_deterministic(tmp_path, fmnist_root, coco_root):
+def test_generated_dataset_is_deterministic(tmp_path, fmnist_root, coco_root, tool):
     out = tmp_path / 'again'
     tool('tools/dataset_converters/make_fmnist_coco.py', '--src', fmnist_root, '--out', str(out),
          '--train', '16', '--val', '8', '--seed', '1')
@@ -57,7 +48,7 @@ def test_generated_dataset_is_deterministic(tmp_path, fmnist_root, coco_root):
 
 
 @pytest.mark.parametrize('arch', ['faster-rcnn', 'mask-rcnn'])
-def test_reviewkd_detector_train_test_export(tmp_path, coco_root, arch):
+def test_reviewkd_detector_train_test_export(tmp_path, coco_root, arch, tool):
     from mmengine.config import Config
     from mmengine.registry import DefaultScope
     from mmengine.runner import load_checkpoint

@@ -3,8 +3,6 @@ cut to a few hundred images and one epoch with --cfg-options."""
 import json
 import os.path as osp
 import re
-import subprocess
-import sys
 
 import pytest
 import torch
@@ -28,16 +26,8 @@ def tiny(epochs=1, teacher_depth=None):
     return opts
 
 
-def tool(*args, check=True):
-    proc = subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True)
-    out = proc.stdout + proc.stderr
-    if check and proc.returncode != 0:
-        raise AssertionError(f'{args} failed ({proc.returncode}):\n{out[-4000:]}')
-    return out
-
-
 @pytest.fixture(scope='module')
-def teacher_ckpt(tmp_path_factory, fmnist_root):
+def teacher_ckpt(tmp_path_factory, fmnist_root, tool):
     work = tmp_path_factory.mktemp('teacher')
     tool('tools/train.py', osp.join(CFG, 'resnet56_fmnist.py'), '--work-dir', str(work),
          '--cfg-options', *tiny(), 'model.backbone.depth=8')
@@ -48,7 +38,7 @@ def teacher_ckpt(tmp_path_factory, fmnist_root):
     return out
 
 
-def test_kd_train_resume_test(tmp_path, teacher_ckpt):
+def test_kd_train_resume_test(tmp_path, teacher_ckpt, tool):
     cfg = osp.join(CFG, 'kd_resnet56_resnet20_fmnist.py')
     opts = tiny(teacher_depth=8) + [f'model.teacher_ckpt={teacher_ckpt}']
     log = tool('tools/train.py', cfg, '--work-dir', str(tmp_path), '--cfg-options', *opts)
@@ -75,7 +65,8 @@ def test_kd_train_resume_test(tmp_path, teacher_ckpt):
     assert osp.isfile(tmp_path / 'preds.pkl')
 
 
-def test_reviewkd_train_export_and_plain_student_predicts_identically(tmp_path, teacher_ckpt):
+def test_reviewkd_train_export_and_plain_student_predicts_identically(tmp_path, teacher_ckpt,
+                                                                      tool):
     from mmengine.config import Config
     from mmengine.registry import DefaultScope
     from mmengine.runner import load_checkpoint
@@ -108,7 +99,7 @@ def test_reviewkd_train_export_and_plain_student_predicts_identically(tmp_path, 
         torch.testing.assert_close(algo(x, mode='tensor'), plain(x, mode='tensor'))
 
 
-def test_student_with_amp_on_cpu_and_test_with_show_dir(tmp_path, fmnist_root):
+def test_student_with_amp_on_cpu_and_test_with_show_dir(tmp_path, fmnist_root, tool):
     cfg = osp.join(CFG, 'resnet20_fmnist.py')
     opts = tiny() + ['model.backbone.depth=8']
     log = tool('tools/train.py', cfg, '--amp', '--work-dir', str(tmp_path), '--cfg-options',
@@ -123,7 +114,7 @@ def test_student_with_amp_on_cpu_and_test_with_show_dir(tmp_path, fmnist_root):
     assert len(list(show.rglob('*.png'))) == 4
 
 
-def test_tskd_train_test_and_export(tmp_path, teacher_ckpt):
+def test_tskd_train_test_and_export(tmp_path, teacher_ckpt, tool):
     from mmengine.config import Config
     from mmengine.registry import DefaultScope
     from mmengine.runner import load_checkpoint

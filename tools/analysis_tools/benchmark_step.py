@@ -201,7 +201,8 @@ def worker(pair: str, variant: str, batch: int, iters: int, warmup: int,
     teacher, student = pair.split(':')
     cfg = model_cfg(variant, teacher, student)
     if cfg is None:
-        return dict(skipped=f'no config {osp.relpath(config_path(variant, teacher, student), ROOT)}')
+        missing = osp.relpath(config_path(variant, teacher, student), ROOT)
+        return dict(skipped=f'no config {missing}')
     torch.manual_seed(0)
     model = build(cfg)
     if variant == 'student_channels_last':

@@ -1,0 +1,132 @@
+"""Write the results tables of the READMEs from the committed JSON (never typed by hand).
+
+    python tools/analysis_tools/results_tables.py            # rewrite the generated blocks
+    python tools/analysis_tools/results_tables.py --check    # exit 1 if a block is stale
+
+A generated block sits between ``<!-- generated: NAME -->`` and ``<!-- end: NAME -->`` in a
+README; everything between the markers is replaced by the table rendered from NAME's JSON:
+
+* ``fmnist_protocol``: ``configs/fashion_mnist/protocol_3seeds.json`` (tools/fmnist_benchmark.py);
+* ``fmnist_reproduction``: that run vs. the earlier ``configs/fashion_mnist/benchmark_3seeds.json``;
+* ``training_step``: ``docs/results/step.json`` (benchmark_step.py);
+* ``inference``: ``docs/results/inference.json`` (benchmark_inference.py);
+* ``early_exit``: ``configs/tskd/early_exit_fmnist.json`` (early_exit_sweep.py).
+
+The benchmark scripts write under ``work_dirs/``; copying their JSON (and PNG) to the paths
+above is what publishes a new measurement.
+"""
+import argparse
+import importlib.util
+import json
+import os.path as osp
+import re
+import sys
+from typing import Callable, Dict, List
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+SOURCES = dict(
+    fmnist_protocol='configs/fashion_mnist/protocol_3seeds.json',
+    fmnist_previous='configs/fashion_mnist/benchmark_3seeds.json',
+    training_step='docs/results/step.json',
+    inference='docs/results/inference.json',
+    early_exit='configs/tskd/early_exit_fmnist.json',
+)
+FILES = {
+    'README.md': ['fmnist_protocol', 'fmnist_reproduction', 'training_step', 'inference'],
+    'configs/reviewkd/README.md': ['fmnist_protocol'],
+    'configs/tskd/README.md': ['fmnist_protocol', 'early_exit'],
+}
+
+
+def _tool(path: str):
+    spec = importlib.util.spec_from_file_location(
+        '_results_' + osp.basename(path)[:-3], osp.join(ROOT, path))
+    module = importlib.util.module_from_spec(spec)
+    sys.path.insert(0, osp.join(ROOT, 'tools'))
+    spec.loader.exec_module(module)
+    return module
+
+
+def _json(name: str) -> Dict:
+    with open(osp.join(ROOT, SOURCES[name])) as f:
+        return json.load(f)
+
+
+def fmnist_protocol() -> str:
+    data = _json('fmnist_protocol')
+    return _tool('tools/fmnist_benchmark.py').format_summary(data['summary'], data['settings'])
+
+
+def fmnist_reproduction() -> str:
+    """Each method of the earlier run vs. the fresh protocol run: is the difference in std?"""
+    fresh, old = _json('fmnist_protocol'), _json('fmnist_previous')
+    lines = ['| method | earlier run | fresh run | difference | within the earlier std? |',
+             '|---|---:|---:|---:|---|']
+    for name, s_old in old['summary'].items():
+        s_new = fresh['summary'].get(name)
+        if s_new is None:
+            continue
+        diff = s_new['mean'] - s_old['mean']
+        within = abs(diff) <= s_old['std'] if s_old['std'] > 0 else diff == 0
+        lines.append(f'| {name} | {s_old["mean"]:.2f} ± {s_old["std"]:.2f} | '
+                     f'{s_new["mean"]:.2f} ± {s_new["std"]:.2f} | {diff:+.2f} | '
+                     f'{"yes" if within else "**no**"} |')
+    return '\n'.join(lines) + '\n'
+
+
+def training_step() -> str:
+    data = _json('training_step')
+    fmt = _tool('tools/analysis_tools/benchmark_step.py').format_pair
+    return '\n'.join(fmt(pair, row, data['settings']) for pair, row in data['pairs'].items())
+
+
+def inference() -> str:
+    return _tool('tools/analysis_tools/benchmark_inference.py').format_table(_json('inference'))
+
+
+def early_exit() -> str:
+    return _tool('tools/analysis_tools/early_exit_sweep.py').format_table(_json('early_exit'))
+
+
+BLOCKS: Dict[str, Callable[[], str]] = dict(
+    fmnist_protocol=fmnist_protocol, fmnist_reproduction=fmnist_reproduction,
+    training_step=training_step, inference=inference, early_exit=early_exit)
+
+
+def fill(text: str, name: str, body: str, path: str) -> str:
+    """Replace the block ``name`` of ``text`` with ``body``."""
+    pattern = re.compile(rf'(<!-- generated: {name} -->\n).*?(<!-- end: {name} -->)', re.S)
+    if not pattern.search(text):
+        raise KeyError(f'{path}: no block "<!-- generated: {name} -->" ... '
+                       f'"<!-- end: {name} -->"')
+    return pattern.sub(lambda m: m.group(1) + body + m.group(2), text)
+
+
+def main(argv=None) -> List[str]:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--check', action='store_true',
+                        help='do not write; exit 1 if a generated block differs from its JSON')
+    args = parser.parse_args(argv)
+    rendered = {name: fn() for name, fn in BLOCKS.items()}
+    stale = []
+    for path, names in FILES.items():
+        full = osp.join(ROOT, path)
+        with open(full) as f:
+            text = f.read()
+        new = text
+        for name in names:
+            new = fill(new, name, rendered[name], path)
+        if new != text:
+            stale.append(path)
+            if not args.check:
+                with open(full, 'w') as f:
+                    f.write(new)
+    verb = 'stale' if args.check else 'rewritten'
+    print(f'{verb}: {", ".join(stale)}' if stale else 'all generated blocks are up to date')
+    if args.check and stale:
+        sys.exit(1)
+    return stale
+
+
+if __name__ == '__main__':
+    main()

@@ -62,3 +62,35 @@ def test_step_ratios(step):
     assert r['speedup: channels_last (split attention)'] == pytest.approx(4 / 3)
     assert r['speedup: channels_last student alone'] == 2.0
     assert 'speedup: compiled connector' not in r  # not measured: not reported
+
+
+@pytest.fixture(scope='module')
+def tables():
+    return load('results_tables')
+
+
+def test_readme_tables_are_the_committed_json_rendered(tables):
+    # every generated block of the READMEs (and the Fashion-MNIST metafile) equals what the
+    # script renders from the committed JSON: no hand-typed or stale numbers
+    assert tables.main(['--check']) == []
+
+
+def test_reproduction_table_flags_differences_beyond_the_std(tables, monkeypatch):
+    def summary(**rows):
+        return dict(summary={k: dict(mean=m, std=s, n=3, values=[m] * 3)
+                             for k, (m, s) in rows.items()})
+    data = dict(fmnist_protocol=summary(a=(80.0, 1.0), b=(70.0, 0.5), c=(60.0, 1.0)),
+                fmnist_previous=summary(a=(80.9, 1.0), b=(71.0, 0.5)))
+    monkeypatch.setattr(tables, '_json', data.__getitem__)
+    lines = tables.fmnist_reproduction().splitlines()
+    assert lines[2].startswith('| a |') and lines[2].endswith('| -0.90 | yes |')
+    assert lines[3].startswith('| b |') and lines[3].endswith('| -1.00 | **no** |')
+    assert len(lines) == 4  # c is not in the earlier run
+
+
+def test_missing_block_names_the_file_and_marker(tables):
+    with pytest.raises(KeyError, match='README.md: no block "<!-- generated: inference -->"'):
+        tables.fill('no markers here', 'inference', 'x', 'README.md')
+    text = 'a\n<!-- generated: inference -->\nold\n<!-- end: inference -->\nb'
+    assert tables.fill(text, 'inference', 'new\n', 'R') == \
+        'a\n<!-- generated: inference -->\nnew\n<!-- end: inference -->\nb'

@@ -12,6 +12,8 @@ README; everything between the markers is replaced by the table rendered from NA
 * ``inference``: ``docs/results/inference.json`` (benchmark_inference.py);
 * ``early_exit``: ``configs/tskd/early_exit_fmnist.json`` (early_exit_sweep.py).
 
+``configs/fashion_mnist/metafile.yml`` is written whole, its results from the protocol JSON.
+
 The benchmark scripts write under ``work_dirs/``; copying their JSON (and PNG) to the paths
 above is what publishes a new measurement.
 """
@@ -33,6 +35,7 @@ SOURCES = dict(
 )
 FILES = {
     'README.md': ['fmnist_protocol', 'fmnist_reproduction', 'training_step', 'inference'],
+    'configs/fashion_mnist/README.md': ['fmnist_protocol'],
     'configs/reviewkd/README.md': ['fmnist_protocol'],
     'configs/tskd/README.md': ['fmnist_protocol', 'early_exit'],
 }
@@ -88,6 +91,32 @@ def early_exit() -> str:
     return _tool('tools/analysis_tools/early_exit_sweep.py').format_table(_json('early_exit'))
 
 
+def fmnist_metafile() -> str:
+    """The Fashion-MNIST metafile: every config of the folder with its protocol mean top-1."""
+    data = _json('fmnist_protocol')
+    job = _tool('tools/fmnist_main_job.py')
+    lines = ['# Written by tools/analysis_tools/results_tables.py from protocol_3seeds.json.',
+             'Collections:', '  - Name: FashionMNIST-KD', '    Metadata:',
+             '      Training Data: Fashion-MNIST', '    README: configs/fashion_mnist/README.md',
+             '', 'Models:']
+    rows = [('teacher', job.TEACHER[1])] + [job.METHODS[k] for k in job.METHODS]
+    for name, cfg in rows:
+        if not cfg.startswith('fashion_mnist/'):
+            continue
+        lines += [f'  - Name: {osp.basename(cfg)[:-3]}', '    In Collection: FashionMNIST-KD',
+                  f'    Config: configs/{cfg}']
+        if name in data['summary']:
+            s = data['summary'][name]
+            lines += ['    Results:', '      - Task: Image Classification',
+                      '        Dataset: Fashion-MNIST', '        Metrics:',
+                      f'          Top 1 Accuracy: {s["mean"]:.2f}  # mean of {s["n"]} seeds, '
+                      f'std {s["std"]:.2f}']
+    return '\n'.join(lines) + '\n'
+
+
+WHOLE_FILES: Dict[str, Callable[[], str]] = {
+    'configs/fashion_mnist/metafile.yml': fmnist_metafile}
+
 BLOCKS: Dict[str, Callable[[], str]] = dict(
     fmnist_protocol=fmnist_protocol, fmnist_reproduction=fmnist_reproduction,
     training_step=training_step, inference=inference, early_exit=early_exit)
@@ -121,6 +150,16 @@ def main(argv=None) -> List[str]:
             if not args.check:
                 with open(full, 'w') as f:
                     f.write(new)
+    for path, render in WHOLE_FILES.items():
+        full = osp.join(ROOT, path)
+        new = render()
+        with open(full) as f:
+            if f.read() == new:
+                continue
+        stale.append(path)
+        if not args.check:
+            with open(full, 'w') as f:
+                f.write(new)
     verb = 'stale' if args.check else 'rewritten'
     print(f'{verb}: {", ".join(stale)}' if stale else 'all generated blocks are up to date')
     if args.check and stale:

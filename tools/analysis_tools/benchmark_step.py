@@ -21,9 +21,11 @@ recorders). Variants:
 * a minimal hand-written PyTorch loop of the ReviewKD math (teacher forward under no_grad,
   student forward, ABF chain, HCL, backward, SGD step; no MMEngine, no recorders), run in the
   same process on the *same* modules and batch as ``reviewkd`` and ``reviewkd_reference``
-  (timed alternately with them, so drifts of the machine hit both).
+  (timed alternately with them, median of 5 rounds each, so drifts of the machine hit both).
 
-Every variant runs in its own process, so its peak memory is its own: the script reports the
+Every figure is the median of 5 rounds of ``--iters`` steps (rounds on this shared 2-core
+machine spread by about +-15 %). Every variant runs in its own process, so its peak memory is
+its own: the script reports the
 peak resident memory the steps add on top of the built model (Linux ``VmHWM`` after resetting
 it through ``/proc/self/clear_refs``) besides seconds per step, the ratio to the student-alone
 step and the extra training parameters. Figures are printed and saved as JSON; nothing is
@@ -34,6 +36,7 @@ import copy
 import json
 import os
 import os.path as osp
+import statistics
 import subprocess
 import sys
 import time
@@ -45,6 +48,7 @@ sys.path.insert(0, ROOT)
 VARIANTS = ['student', 'student_channels_last', 'kd', 'reviewkd', 'reviewkd_reference',
             'reviewkd_split_only', 'reviewkd_inference_mode', 'reviewkd_compiled', 'tskd']
 KD_CONFIG = 'configs/fashion_mnist/kd_resnet56_resnet20_fmnist.py'
+ROUNDS = 5  # timing rounds per variant (ours and the hand-written loop alternate); median
 
 
 def config_path(variant: str, teacher: str, student: str) -> str:
@@ -222,15 +226,23 @@ def worker(pair: str, variant: str, batch: int, iters: int, warmup: int,
     out['s_per_step'] = seconds_per_step(step, iters, warmup)
     out['step_peak_mb'] = _status_mb('VmHWM') - rss0 if exact_peak else float('nan')
     out['peak_rss_mb'] = _status_mb('VmHWM')
+    if variant not in ('reviewkd', 'reviewkd_reference'):
+        times = [out['s_per_step']] + [seconds_per_step(step, iters, 1)
+                                       for _ in range(ROUNDS - 1)]
+        out['s_per_step'] = statistics.median(times)
+        out['rounds'] = dict(ours=times)
     if variant in ('reviewkd', 'reviewkd_reference'):
-        # alternate ours / hand-written on the same modules and batch: A B A B
+        # ours and the hand-written loop alternately on the same modules and batch (A B A B ..),
+        # median of ``ROUNDS`` rounds each: drifts of the machine hit both
         hand = handwritten_stepper(model, batch)
-        ours_times = [out['s_per_step']]
-        hand_times = [seconds_per_step(hand, iters, warmup)]
-        ours_times.append(seconds_per_step(step, iters, 1))
-        hand_times.append(seconds_per_step(hand, iters, 1))
-        out['s_per_step'] = sum(ours_times) / 2
-        out['handwritten_s_per_step'] = sum(hand_times) / 2
+        ours_times, hand_times = [out['s_per_step']], []
+        for r in range(ROUNDS):
+            hand_times.append(seconds_per_step(hand, iters, warmup if r == 0 else 1))
+            if r < ROUNDS - 1:
+                ours_times.append(seconds_per_step(step, iters, 1))
+        out['s_per_step'] = statistics.median(ours_times)
+        out['handwritten_s_per_step'] = statistics.median(hand_times)
+        out['rounds'] = dict(ours=ours_times, handwritten=hand_times)
     return out
 
 
@@ -279,7 +291,13 @@ def main(argv=None) -> Dict:
     parser.add_argument('--threads', type=int, default=None)
     parser.add_argument('--no-compile', action='store_true',
                         help='skip reviewkd_compiled (its compilation takes about a minute)')
+    parser.add_argument('--overhead-batch', type=int, default=2,
+                        help='also time ours vs. the hand-written loop at this tiny batch, where '
+                        'the per-step overhead of the framework is visible (0: skip)')
     parser.add_argument('--out', default='work_dirs/benchmarks/step.json')
+    parser.add_argument('--append', action='store_true',
+                        help='add these pairs to an existing --out (e.g. a heavier pair measured '
+                        'with fewer --iters); each pair keeps its own settings')
     parser.add_argument('--worker', nargs=2, metavar=('PAIR', 'VARIANT'), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
@@ -301,8 +319,27 @@ def main(argv=None) -> Dict:
         ref = row['student']['s_per_step']
         for r in row.values():
             r['ratio_to_student'] = r['s_per_step'] / ref
-        results['pairs'][pair] = dict(variants=row, ratios=ratios(row))
-        print(format_pair(pair, results['pairs'][pair], results['settings']), flush=True)
+        results['pairs'][pair] = dict(variants=row, ratios=ratios(row),
+                                      settings=dict(results['settings']))
+        print(format_pair(pair, results['pairs'][pair]), flush=True)
+    if args.overhead_batch:
+        # at a tiny batch the ops cost little and the per-step overhead of the framework shows
+        pair = args.pairs[0]
+        print(f'[benchmark_step] {pair} reviewkd at batch {args.overhead_batch} ...', flush=True)
+        tiny = run_variant(pair, 'reviewkd', argparse.Namespace(
+            **dict(vars(args), batch=args.overhead_batch, iters=max(args.iters, 20))))
+        results['overhead'] = dict(
+            pair=pair, batch=args.overhead_batch, ours_s_per_step=tiny['s_per_step'],
+            handwritten_s_per_step=tiny['handwritten_s_per_step'],
+            ms_per_step=(tiny['s_per_step'] - tiny['handwritten_s_per_step']) * 1e3)
+        print(f'framework overhead at batch {args.overhead_batch}: '
+              f'{results["overhead"]["ms_per_step"]:.1f} ms per step', flush=True)
+    if args.append and osp.isfile(args.out):
+        with open(args.out) as f:
+            earlier = json.load(f)
+        earlier['pairs'].update(results['pairs'])
+        results = dict(earlier, **{k: v for k, v in results.items() if k != 'pairs'},
+                       pairs=earlier['pairs'])
     os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
     with open(args.out, 'w') as f:
         json.dump(results, f, indent=2)
@@ -310,11 +347,13 @@ def main(argv=None) -> Dict:
     return results
 
 
-def format_pair(pair: str, data: Dict, settings: Dict) -> str:
+def format_pair(pair: str, data: Dict) -> str:
     """A markdown table and the ratios of one pair (also used by the README generator)."""
     teacher, student = pair.split(':')
+    settings = data['settings']
     lines = [f'{teacher} -> {student}, batch {settings["batch"]}, 3x32x32, '
-             f'{settings["threads"]} threads, torch {settings["torch"]}', '',
+             f'{settings["threads"]} threads, torch {settings["torch"]}, median of {ROUNDS} '
+             f'rounds of {settings["iters"]} steps', '',
              '| variant | s/step | x student | step peak MB | extra params | hand-written s/step |',
              '|---|---:|---:|---:|---:|---:|']
     for name, r in data['variants'].items():

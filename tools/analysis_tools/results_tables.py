@@ -80,7 +80,14 @@ def fmnist_reproduction() -> str:
 def training_step() -> str:
     data = _json('training_step')
     fmt = _tool('tools/analysis_tools/benchmark_step.py').format_pair
-    return '\n'.join(fmt(pair, row, data['settings']) for pair, row in data['pairs'].items())
+    text = '\n'.join(fmt(pair, row) for pair, row in data['pairs'].items())
+    o = data.get('overhead')
+    if o:
+        text += (f'\nPer-step overhead of our machinery at batch {o["batch"]} ({o["pair"]}), '
+                 f'where the ops cost little: {o["ours_s_per_step"] * 1e3:.1f} ms vs. '
+                 f'{o["handwritten_s_per_step"] * 1e3:.1f} ms for the hand-written loop '
+                 f'({o["ms_per_step"]:+.1f} ms per step).\n')
+    return text
 
 
 def inference() -> str:

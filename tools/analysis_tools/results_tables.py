@@ -18,6 +18,7 @@ The benchmark scripts write under ``work_dirs/``; copying their JSON (and PNG) t
 above is what publishes a new measurement.
 """
 import argparse
+import functools
 import importlib.util
 import json
 import os.path as osp
@@ -41,6 +42,7 @@ FILES = {
 }
 
 
+@functools.lru_cache(maxsize=None)
 def _tool(path: str):
     spec = importlib.util.spec_from_file_location(
         '_results_' + osp.basename(path)[:-3], osp.join(ROOT, path))
@@ -50,6 +52,7 @@ def _tool(path: str):
     return module
 
 
+@functools.lru_cache(maxsize=None)
 def _json(name: str) -> Dict:
     with open(osp.join(ROOT, SOURCES[name])) as f:
         return json.load(f)

@@ -1,6 +1,6 @@
 """``ReviewKDDistill``: MMRazor's single-teacher distillation with shape inference, a truly
 frozen teacher and a teacher forward that computes only what distillation reads."""
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 from mmengine.logging import MMLogger
@@ -138,15 +138,17 @@ class ReviewKDDistill(SingleTeacherDistill):
             return torch.inference_mode()
         return torch.no_grad()
 
-    def _release_teacher_records(self) -> None:
-        """Clone inference-mode teacher records into tensors autograd may save."""
+    def _release_teacher_records(self, outputs: Any = None) -> Any:
+        """Clone inference-mode teacher records (and ``outputs``, the teacher's return value if
+        the caller uses it) into tensors autograd may save; returns ``outputs``."""
         if self.teacher_grad_mode != 'inference_mode':
-            return
+            return outputs
         for recorder in self.distiller.teacher_recorders.recorders.values():
             if hasattr(recorder, 'clone_records'):
                 recorder.clone_records()
             else:
                 recorder._data_buffer = [clone_tensors(d) for d in recorder.data_buffer]
+        return clone_tensors(outputs)
 
     # ---------------------------------------------------------------- build time
     def set_module_inplace_false(self, architecture, varstr: str) -> None:

@@ -6,7 +6,6 @@ from mmrazor.models.utils import add_prefix
 from torch import Tensor
 
 from mmreviewkd.registry import MODELS
-from mmreviewkd.utils import clone_tensors
 from .review_kd_distill import ReviewKDDistill
 
 
@@ -53,9 +52,7 @@ class TSKDDistill(ReviewKDDistill):
             with self.teacher_grad_context():
                 teacher_logits = self.teacher(self.teacher_inputs(batch_inputs, data_samples),
                                               data_samples, mode='tensor')
-        if self.teacher_grad_mode == 'inference_mode':
-            teacher_logits = clone_tensors(teacher_logits)
-        self._release_teacher_records()
+        teacher_logits = self._release_teacher_records(teacher_logits)
         with self.distiller.student_recorders, self.distiller.deliveries:
             logits, feats = self.student.forward_exits(batch_inputs)
         labels = torch.cat([s.gt_label for s in data_samples]).to(batch_inputs.device)

@@ -1,8 +1,9 @@
 """Shared API of this package's backbones (MMPretrain's backbone conventions)."""
-from typing import List, Optional, Sequence, Tuple
+from functools import partial
+from typing import Callable, List, Optional, Sequence, Tuple
 
 from mmengine.model import BaseModule
-from torch import Tensor, nn
+from torch import Tensor
 
 
 class StagedBackbone(BaseModule):
@@ -49,7 +50,8 @@ class StagedBackbone(BaseModule):
 
     supports_stagewise = False
 
-    def run_stages(self, x: Tensor, stages: Sequence[nn.Module]) -> Tuple[Tensor, Tuple]:
+    def run_stages(self, x: Tensor,
+                   stages: Sequence[Callable[[Tensor], Tensor]]) -> Tuple[Tensor, Tuple]:
         """Run ``stages`` in order and collect the outputs of those in ``out_indices``.
 
         Returns:
@@ -61,6 +63,13 @@ class StagedBackbone(BaseModule):
             if i in self.out_indices:
                 outs.append(x)
         return x, tuple(outs)
+
+    def run_stagewise(self, x: Tensor, num_stages: int) -> Tuple[Tensor, ...]:
+        """The outputs of ``out_indices``, chaining :meth:`forward_stage` over ``num_stages``
+        stages: the ``forward`` of backbones that run stage by stage, so the stage-wise and the
+        whole-network paths are one code path."""
+        return self.run_stages(x, [partial(self.forward_stage, index=i)
+                                   for i in range(num_stages)])[1]
 
     @property
     def out_channels(self) -> Tuple[int, ...]:

@@ -128,8 +128,7 @@ class ResNetCifar(StagedBackbone):
 
     def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
         """(N, C_in, H, W) -> tuple of stage features (see class docstring)."""
-        x = self.relu(self.bn1(self.conv1(x)))
-        return self.run_stages(x, [self.layer1, self.layer2, self.layer3])[1]
+        return self.run_stagewise(x, 3)
 
 
 __all__ = ['ResNetCifar', 'CifarBasicBlock']

@@ -101,12 +101,4 @@ class WideResNetCifar(StagedBackbone):
 
     def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
         """(N, C_in, H, W) -> tuple of stage features."""
-        x = self.conv1(x)
-        outs = []
-        for i in range(3):
-            x = getattr(self, f'block{i + 1}')(x)
-            if i == 2:
-                x = self.relu(self.bn1(x))
-            if i in self.out_indices:
-                outs.append(x)
-        return tuple(outs)
+        return self.run_stagewise(x, 3)

@@ -38,14 +38,25 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def main(argv=None) -> dict:
+    from mmengine.logging import print_log
+    from mmengine.model import is_model_wrapper
     from mmengine.runner import Runner
+
+    from mmreviewkd.utils.checkpoint import load_checkpoint_strict
     args = parse_args(argv)
+    # The checkpoint is loaded here, strictly and mapped onto the config's model (a
+    # distillation checkpoint with the plain student's config evaluates its student; a
+    # checkpoint of another architecture is refused), not by the Runner's non-strict load.
     cfg = build_runner_config(
         args.config, work_dir=args.work_dir, cfg_options=args.cfg_options,
-        launcher=args.launcher, load_from=args.checkpoint, out=args.out,
+        launcher=args.launcher, load_from=None, out=args.out,
         show_dir=args.show_dir, for_test=True)
     runner = Runner.from_cfg(cfg)
+    model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+    for note in load_checkpoint_strict(model, args.checkpoint, key='checkpoint'):
+        print_log(f'checkpoint {args.checkpoint}: {note}', logger='current')
     metrics = runner.test()
+    mmreviewkd.apis.shutdown_distributed()
     if args.metrics_out:
         import json
         os.makedirs(osp.dirname(osp.abspath(args.metrics_out)), exist_ok=True)

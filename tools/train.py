@@ -48,6 +48,7 @@ def main(argv=None) -> None:
         launcher=args.launcher, amp=args.amp, resume=args.resume)
     runner = Runner.from_cfg(cfg)
     runner.train()
+    mmreviewkd.apis.shutdown_distributed()
 
 
 if __name__ == '__main__':

@@ -1,4 +1,4 @@
-# ReviewKD on the FPN outputs of any MMDet detector (DESIGN.md §2): every neck level is recorded
+# ReviewKD on the FPN outputs of any MMDet detector (docs/design.md §2): every neck level is recorded
 # (no pooled level), reviewed by 256-channel ABFs (in = mid = out = 256, inferred) and matched by
 # HCL. The detection heads keep using the student's own FPN outputs. Used as
 # `_base_.reviewkd_fpn_distiller` by the detection configs.

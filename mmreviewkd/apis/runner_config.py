@@ -5,6 +5,8 @@ from typing import Optional
 from mmengine.config import Config, DictAction  # noqa: F401  (re-exported for the tools)
 from mmengine.logging import print_log
 
+from mmreviewkd.utils.mmcv_ops import check_mmcv_ops_for_config
+
 
 def _enable_amp(cfg: Config) -> None:
     """Switch to mixed precision: MMEngine's ``AmpOptimWrapper`` (fp16 + loss scaling) on GPU,
@@ -31,6 +33,17 @@ def _cpu_ddp_defaults(cfg: Config) -> None:
     if torch.cuda.is_available():
         return
     wrapper = cfg.get('model_wrapper_cfg') or dict(type='MMDistributedDataParallel')
+    # MMEngine reads a top-level `find_unused_parameters` only when there is no
+    # `model_wrapper_cfg`; since one is always created here, carry the key over (refusing a
+    # contradiction) so that it is honoured, not silently dropped.
+    if cfg.get('find_unused_parameters') is not None:
+        top = bool(cfg.find_unused_parameters)
+        inner = wrapper.get('find_unused_parameters')
+        if inner is not None and bool(inner) != top:
+            raise ValueError(
+                f'find_unused_parameters={top} contradicts model_wrapper_cfg.'
+                f'find_unused_parameters={inner}: set it in one place.')
+        wrapper['find_unused_parameters'] = top
     wrapper.setdefault('device_ids', None)
     wrapper.setdefault('broadcast_buffers', False)
     cfg.model_wrapper_cfg = wrapper
@@ -124,6 +137,7 @@ def build_runner_config(config: str,
     elif resume is not None:
         cfg.resume = True
         cfg.load_from = resume
+    check_mmcv_ops_for_config(cfg)
     check_data_paths(cfg, ('test_dataloader', ) if for_test else
                      ('train_dataloader', 'val_dataloader'))
     if for_test:

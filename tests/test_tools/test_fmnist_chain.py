@@ -98,6 +98,19 @@ def test_reviewkd_train_export_and_plain_student_predicts_identically(tmp_path, 
     with torch.no_grad():
         torch.testing.assert_close(algo(x, mode='tensor'), plain(x, mode='tensor'))
 
+    # the plain student's config evaluates the distillation checkpoint's student, exactly as
+    # it evaluates the exported student (not a randomly initialised network)
+    plain_cfg_file = osp.join(CFG, 'resnet20_fmnist.py')
+    top1, logs = {}, {}
+    for name, path in (('distill', ckpt), ('exported', student_ckpt)):
+        metrics = tmp_path / f'{name}.json'
+        logs[name] = tool('tools/test.py', plain_cfg_file, str(path), '--work-dir',
+                          str(tmp_path / f'test_{name}'), '--metrics-out', str(metrics),
+                          '--cfg-options', *tiny())
+        top1[name] = json.loads(metrics.read_text())['accuracy/top1']
+    assert 'its student (`architecture.*`) is used' in logs['distill']
+    assert top1['distill'] == top1['exported']
+
 
 def test_student_with_amp_on_cpu_and_test_with_show_dir(tmp_path, fmnist_root, tool):
     cfg = osp.join(CFG, 'resnet20_fmnist.py')

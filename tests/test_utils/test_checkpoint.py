@@ -65,12 +65,56 @@ def test_checkpoint_of_another_architecture(tmp_path):
         build(str(wide), teacher_depth=8)
 
 
-def test_distillation_checkpoint_asks_for_export(tmp_path):
+def test_distillation_checkpoint_as_teacher_gives_its_student(tmp_path):
+    teacher = _plain(14)
     path = tmp_path / 'distill.pth'
-    torch.save(dict(state_dict={f'architecture.{k}': v
-                                for k, v in _plain(14).state_dict().items()}), path)
-    with pytest.raises(ValueError, match='export_student'):
-        build(str(path))
+    state = {f'architecture.{k}': v for k, v in teacher.state_dict().items()}
+    state['distiller.connectors.review.w'] = torch.zeros(1)
+    torch.save(dict(state_dict=state), path)
+    algo = build(str(path))
+    for k, v in teacher.state_dict().items():
+        assert torch.equal(algo.teacher.state_dict()[k], v), k
+
+
+def test_ddp_prefixed_teacher_checkpoint_is_loaded(tmp_path):
+    teacher = _plain(14)
+    path = tmp_path / 'ddp.pth'
+    torch.save(dict(state_dict={f'module.{k}': v for k, v in teacher.state_dict().items()}),
+               path)
+    algo = build(str(path))
+    for k, v in teacher.state_dict().items():
+        assert torch.equal(algo.teacher.state_dict()[k], v), k
+
+
+def test_plain_config_evaluating_a_distillation_checkpoint_loads_its_student(tmp_path):
+    from mmreviewkd.utils.checkpoint import load_checkpoint_strict
+    algo = build(None)
+    path = tmp_path / 'epoch_1.pth'
+    torch.save(dict(state_dict=algo.state_dict()), path)
+    plain = _plain(8)
+    notes = load_checkpoint_strict(plain, str(path))
+    assert any('student' in n for n in notes)
+    for k, v in algo.student.state_dict().items():
+        assert torch.equal(plain.state_dict()[k], v), k
+
+
+def test_distillation_config_evaluating_a_student_checkpoint_loads_it_as_student(tmp_path):
+    from mmreviewkd.utils.checkpoint import load_checkpoint_strict
+    student = _plain(8)
+    path = tmp_path / 'student.pth'
+    torch.save(dict(state_dict=student.state_dict()), path)
+    algo = build(None)
+    load_checkpoint_strict(algo, str(path))
+    for k, v in student.state_dict().items():
+        assert torch.equal(algo.student.state_dict()[k], v), k
+
+
+def test_evaluating_a_checkpoint_of_another_architecture_is_refused(tmp_path):
+    from mmreviewkd.utils.checkpoint import load_checkpoint_strict
+    path = tmp_path / 'r14.pth'
+    torch.save(dict(state_dict=_plain(14).state_dict()), path)
+    with pytest.raises(ValueError, match=r'checkpoint=.*does not fit.*unexpected keys'):
+        load_checkpoint_strict(_plain(8), str(path))
 
 
 def test_wrong_channel_count_is_reported():

@@ -6,11 +6,11 @@ from mmrazor.models.utils import add_prefix
 from torch import Tensor
 
 from mmreviewkd.registry import MODELS
-from .review_kd_distill import ReviewKDDistill
+from .frozen_teacher_distill import FrozenTeacherDistill
 
 
 @MODELS.register_module()
-class TSKDDistill(ReviewKDDistill):
+class TSKDDistill(FrozenTeacherDistill):
     """Teacher-student collaborative KD (Applied Intelligence 53(2), 2023).
 
     The student (``architecture``) is a :class:`MultiExitClassifier`. Every exit learns from the
@@ -23,14 +23,25 @@ class TSKDDistill(ReviewKDDistill):
         tskd_loss (dict): Config of the TSKD loss. Defaults to ``dict(type='TSKDLoss')``.
         distiller (dict, optional): MMRazor distiller for extra feature losses. Defaults to an
             empty ``ConfigurableDistiller``.
-        **kwargs: ``ReviewKDDistill`` arguments (``architecture``, ``teacher``,
-            ``teacher_ckpt``, ``input_shape``, ...).
+        **kwargs: :class:`FrozenTeacherDistill` arguments (``architecture``, ``teacher``,
+            ``teacher_ckpt``, ``input_shape``, ...). ``teacher_trainable=True``,
+            ``calculate_student_loss=False`` and ``student_trainable=False`` are refused.
     """
+
+    # options of the base classes that TSKD's loss path cannot honour: refused, not ignored
+    UNSUPPORTED = dict(teacher_trainable=False, calculate_student_loss=True,
+                       student_trainable=True)
 
     def __init__(self,
                  tskd_loss: Optional[dict] = None,
                  distiller: Optional[dict] = None,
                  **kwargs) -> None:
+        for key, only in self.UNSUPPORTED.items():
+            if key in kwargs and kwargs[key] != only:
+                raise ValueError(
+                    f'model.{key}={kwargs[key]!r} is not supported by TSKDDistill (its loss '
+                    f'path always runs the frozen teacher for logits and trains every exit of '
+                    f'the student); remove the key.')
         super().__init__(distiller=distiller or dict(type='ConfigurableDistiller'), **kwargs)
         if not hasattr(self.student, 'forward_exits'):
             raise TypeError(f'TSKDDistill: `architecture` must be a multi-exit classifier '
@@ -52,14 +63,13 @@ class TSKDDistill(ReviewKDDistill):
             with self.teacher_grad_context():
                 teacher_logits = self.teacher(self.teacher_inputs(batch_inputs, data_samples),
                                               data_samples, mode='tensor')
-        teacher_logits = self._release_teacher_records(teacher_logits)
+        teacher_logits = self.after_teacher_forward(teacher_logits)
         with self.distiller.student_recorders, self.distiller.deliveries:
             logits, feats = self.student.forward_exits(batch_inputs)
         labels = torch.cat([s.gt_label for s in data_samples]).to(batch_inputs.device)
         losses = add_prefix(self.tskd_loss(logits, feats, labels, teacher_logits), 'tskd')
         if self.distiller.loss_forward_mappings and not self.distillation_stopped:
             distill = self.distiller.compute_distill_losses()
-            self._check_finite(distill)
             losses.update(add_prefix(distill, 'distill'))
-        self._check_finite(losses)
+        self.check_finite_losses(losses)
         return losses

@@ -9,7 +9,9 @@ from mmpretrain.structures import DataSample
 from torch import Tensor, nn
 
 from mmreviewkd.registry import MODELS
-from ..utils.ensemble import check_vote_rule, early_exit, ensemble_vote
+from ..utils.ensemble import (Threshold, check_vote_rule, early_exit, ensemble_vote,
+                              exit_thresholds)
+from ..utils.shape_inference import dry_forward, record_shapes
 
 
 @MODELS.register_module()
@@ -40,8 +42,10 @@ class MultiExitClassifier(ImageClassifier):
         vote (str): ``'soft'`` (default), ``'hard'``, ``'weighted'`` or ``'exit'``.
         vote_weights (Sequence[float], optional): One weight per exit for ``'weighted'``.
         vote_exit (int): The exit used by ``vote='exit'``. Defaults to -1 (deepest).
-        early_exit_threshold (float, optional): If set, predict with early exit: the first exit
-            whose top probability reaches the threshold answers; others fall back to the vote.
+        early_exit_threshold (float | Sequence[float], optional): If set, predict with early
+            exit: the first exit whose top probability reaches its threshold answers; others
+            fall back to the vote. One number for every exit, or one per exit (K values, or
+            K - 1 for the shallow exits only); validated at build.
         early_exit_stagewise (bool): With ``early_exit_threshold``, run the backbone stage by
             stage and continue only with the samples no exit has answered yet, so early exit
             saves wall time and not only MACs (same predictions as the batched rule; the
@@ -63,7 +67,7 @@ class MultiExitClassifier(ImageClassifier):
                  vote: str = 'soft',
                  vote_weights: Optional[Sequence[float]] = None,
                  vote_exit: int = -1,
-                 early_exit_threshold: Optional[float] = None,
+                 early_exit_threshold: Optional[Threshold] = None,
                  early_exit_stagewise: bool = False,
                  **kwargs) -> None:
         super().__init__(backbone=backbone, neck=neck, head=head, **kwargs)
@@ -105,20 +109,12 @@ class MultiExitClassifier(ImageClassifier):
                              f'{self.exit_loss_weights}')
         if vote == 'weighted':
             ensemble_vote(torch.ones(self.num_exits, 1, 1), 'weighted', self.vote_weights)
+        if early_exit_threshold is not None:
+            exit_thresholds(early_exit_threshold, self.num_exits, 'model.early_exit_threshold')
 
-    @torch.no_grad()
     def _stage_shapes(self) -> List[Tuple[int, int, int]]:
-        was_training = self.backbone.training
-        self.backbone.eval()
-        try:
-            outs = self.backbone(torch.zeros(2, *self.input_shape))
-        except RuntimeError as e:
-            raise ValueError(f'model.input_shape={self.input_shape}: the dry forward of the '
-                             f'backbone failed ({e})') from e
-        finally:
-            self.backbone.train(was_training)
-        outs = outs if isinstance(outs, (list, tuple)) else (outs, )
-        return [tuple(int(d) for d in o.shape[1:]) for o in outs]
+        """(C, H, W) of every backbone output, from a dry forward on ``input_shape``."""
+        return record_shapes(dry_forward([self.backbone], self.input_shape, self.backbone))
 
     # ------------------------------------------------------------------ forward
     def forward_exits(self, inputs: Tensor) -> Tuple[List[Tensor], List[Tensor]]:
@@ -200,6 +196,7 @@ class MultiExitClassifier(ImageClassifier):
             scores and (N,) index of the exit used (K for the vote fallback).
         """
         backbone = self.backbone
+        thresholds = exit_thresholds(self.early_exit_threshold, self.num_exits)
         out_pos = {stage: pos for pos, stage in enumerate(backbone.out_indices)}
         deepest_pos = len(backbone.out_indices) - 1
         n, k_exits = inputs.shape[0], self.num_exits
@@ -220,7 +217,7 @@ class MultiExitClassifier(ImageClassifier):
             k = self.exit_indices.index(pos)
             p = F.softmax(self.exits[k](x)[0], dim=1)
             probs[k, alive] = p
-            done = p.max(1).values >= self.early_exit_threshold
+            done = p.max(1).values >= thresholds[k]
             if done.any():
                 scores[alive[done]] = p[done]
                 used[alive[done]] = k

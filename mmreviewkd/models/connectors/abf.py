@@ -1,6 +1,6 @@
 """Attention-based fusion (ABF), the building block of ReviewKD's review path.
 
-Faithful to the official ReviewKD code (Chen et al., CVPR 2021), see DESIGN.md §2:
+Faithful to the official ReviewKD code (Chen et al., CVPR 2021), see docs/design.md §2:
 
 * ``conv1``: 1x1 conv (in -> mid, no bias) + BN, no activation;
 * ``conv2``: 3x3 conv (mid -> out, padding 1, no bias) + BN, no activation;
@@ -14,12 +14,30 @@ residual, and the residual's half runs at the residual's own (lower) resolution 
 nearest upsampling -- a 1x1 conv and a nearest upsampling commute, so the result is the same up
 to float rounding, with the same parameters and state dict. A 1x1 residual (the pooled level) is
 broadcast instead of upsampled. ``split_attention=False`` runs the official concat formulation.
+
+A training batch of one image reaches the BatchNorm of the pooled 1x1 level with a single value
+per channel, where batch statistics do not exist (torch raises). For such a batch the ABF's
+BatchNorms normalise with their running statistics and leave them unchanged; every other batch
+uses batch statistics as in the official code. (MMEngine's default ``drop_last=False`` makes a
+last batch of one image whenever the training set size is one more than a multiple of the batch
+size.)
 """
 from typing import Optional, Tuple
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+
+def _conv_bn(block: nn.Sequential, x: Tensor) -> Tensor:
+    """``block`` = conv + BatchNorm; the BN uses running statistics (not updated) when the
+    training batch has one value per channel (a single 1x1 map)."""
+    conv, bn = block
+    x = conv(x)
+    if bn.training and x.shape[0] * x.shape[2] * x.shape[3] == 1:
+        return F.batch_norm(x, bn.running_mean, bn.running_var, bn.weight, bn.bias,
+                            training=False, eps=bn.eps)
+    return bn(x)
 
 
 class ABF(nn.Module):
@@ -78,7 +96,7 @@ class ABF(nn.Module):
             teacher and ``fused`` (N, mid_channels, H_t, W_t), the residual for the next,
             shallower stage.
         """
-        x = self.conv1(x)
+        x = _conv_bn(self.conv1, x)
         if self.att is not None:
             if residual is None:
                 raise ValueError('ABF(fuse=True) needs the deeper residual')
@@ -90,7 +108,7 @@ class ABF(nn.Module):
                 x = x * z[:, 0:1] + residual * z[:, 1:2]
         if out_size is not None and tuple(x.shape[-2:]) != tuple(out_size):
             x = F.interpolate(x, size=tuple(out_size), mode='nearest')
-        return self.conv2(x), x
+        return _conv_bn(self.conv2, x), x
 
     def _fuse_split(self, x: Tensor, residual: Tensor) -> Tensor:
         """The attention fusion without the concatenation (see the module docstring).

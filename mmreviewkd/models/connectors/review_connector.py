@@ -1,13 +1,11 @@
 """The ReviewKD review path as one MMRazor connector: student feature list in, fused list out."""
 from typing import List, Optional, Sequence, Tuple
 
-from mmrazor.models.architectures.connectors.base_connector import BaseConnector
 from torch import Tensor, nn
 
 from mmreviewkd.registry import MODELS
 from .abf import ABF
-
-Shape = Tuple[int, int, int]  # (C, H, W)
+from .shape_aware_connector import Shape, ShapeAwareConnector
 
 
 def review_mid_channels(student_channels: Sequence[int], cap: int = 512) -> int:
@@ -16,7 +14,7 @@ def review_mid_channels(student_channels: Sequence[int], cap: int = 512) -> int:
 
 
 @MODELS.register_module()
-class ReviewKDConnector(BaseConnector):
+class ReviewKDConnector(ShapeAwareConnector):
     """The whole ABF review chain of ReviewKD, run once over the student's feature list.
 
     The student's features arrive shallow -> deep (stage outputs, then the pooled feature as a
@@ -35,9 +33,11 @@ class ReviewKDConnector(BaseConnector):
             ``min(max_mid_channels, in_channels[-1])`` (official CIFAR rule).
         max_mid_channels (int): Cap of the default mid-channel rule. Defaults to 512.
         teacher_sizes (Sequence, optional): Teacher (H, W) per level, shallow -> deep (None for
-            a level = keep the student's size); the fused map is resized (nearest) to it. By
-            default inferred: the teacher's size where it differs from the student's at build
-            time, None where they agree (so variable input sizes keep working).
+            a level = keep the student's size); the fused map is resized (nearest) to it. Fixed
+            sizes given here win. By default the sizes are taken from the teacher's features of
+            every batch (:meth:`set_teacher_sizes`, called by the distillation algorithm), so
+            any input size works; used standalone, the connector resizes only where the
+            shapes it was built from differ.
         split_attention (bool): Let every ABF compute its attention without the concatenation
             (same result up to float rounding, faster). ``False`` runs the official concat
             formulation. Defaults to True.
@@ -62,6 +62,8 @@ class ReviewKDConnector(BaseConnector):
         self.teacher_sizes: Optional[List[Optional[Tuple[int, int]]]] = (
             [tuple(s) if s is not None else None for s in teacher_sizes]
             if teacher_sizes is not None else None)
+        self.fixed_teacher_sizes = teacher_sizes is not None
+        self._batch_teacher_sizes: Optional[List[Tuple[int, int]]] = None
         # Stored shallow -> deep, like the feature lists.
         self.abfs = nn.ModuleList()
         if self.cfg_in_channels is not None and self.cfg_out_channels is not None:
@@ -131,6 +133,12 @@ class ReviewKDConnector(BaseConnector):
                 None if (int(s[1]), int(s[2])) == (int(t[1]), int(t[2])) else
                 (int(t[1]), int(t[2])) for s, t in zip(student_shapes, teacher_shapes)]
 
+    def set_teacher_sizes(self, sizes: Sequence[Tuple[int, int]]) -> None:
+        """The teacher's (H, W) per level for the current batch, shallow -> deep (ignored when
+        the config fixes ``teacher_sizes``)."""
+        if not self.fixed_teacher_sizes:
+            self._batch_teacher_sizes = [tuple(int(d) for d in s) for s in sizes]
+
     def forward_train(self, feature: Sequence[Tensor]) -> List[Tensor]:
         """Review the student's features.
 
@@ -149,7 +157,10 @@ class ReviewKDConnector(BaseConnector):
         if len(feature) != len(self.abfs):
             raise ValueError(f'ReviewKDConnector expects {len(self.abfs)} feature levels, '
                              f'got {len(feature)}')
-        sizes = self.teacher_sizes or [None] * len(feature)
+        sizes = self._batch_teacher_sizes or self.teacher_sizes or [None] * len(feature)
+        if len(sizes) != len(feature):
+            raise ValueError(f'ReviewKDConnector: {len(sizes)} teacher sizes for '
+                             f'{len(feature)} feature levels')
         results: List[Tensor] = []
         residual: Optional[Tensor] = None
         for x, abf, size in zip(reversed(feature), reversed(self.abfs), reversed(sizes)):

@@ -1,4 +1,4 @@
-"""Hierarchical context loss (HCL) of ReviewKD (Chen et al., CVPR 2021), DESIGN.md §2."""
+"""Hierarchical context loss (HCL) of ReviewKD (Chen et al., CVPR 2021), docs/design.md §2."""
 from typing import Sequence
 
 import torch.nn.functional as F

@@ -1,5 +1,7 @@
 """Combining the predictions of a multi-exit network: ensemble votes and early exit."""
-from typing import Optional, Sequence, Tuple
+import math
+from numbers import Real
+from typing import Optional, Sequence, Tuple, Union
 
 import torch
 from torch import Tensor
@@ -52,15 +54,54 @@ def ensemble_vote(probs: Tensor,
     return fractions + 1e-4 * probs.mean(0)
 
 
+Threshold = Union[float, Sequence[float]]
+
+
+def exit_thresholds(threshold: Threshold, num_exits: int,
+                    key: str = 'early_exit_threshold') -> Tuple[float, ...]:
+    """One confidence threshold per exit, shallow -> deep.
+
+    Args:
+        threshold (float | Sequence[float]): One number for every exit, or one per exit:
+            ``num_exits`` values, or ``num_exits - 1`` for the shallow exits only (the deepest
+            exit then never answers alone; samples that reach it get the fallback vote).
+        num_exits (int): K, the number of exits.
+        key (str): Config key named in errors.
+
+    Returns:
+        tuple[float]: K thresholds (``inf`` = never answers alone).
+
+    Raises:
+        ValueError: for a threshold that is not a number, NaN, or a list of the wrong length.
+    """
+    values = [threshold] if isinstance(threshold, Real) else threshold
+    if not isinstance(values, (list, tuple)) or not all(
+            isinstance(v, Real) and not isinstance(v, bool) and not math.isnan(v)
+            for v in values):
+        raise ValueError(f'{key}={threshold!r}: give a number (one threshold for every exit) or '
+                         f'a list of {num_exits} (one per exit) or {num_exits - 1} numbers (the '
+                         f'shallow exits; the deepest then falls back to the vote).')
+    if len(values) == 1 and isinstance(threshold, Real):
+        return tuple(float(threshold) for _ in range(num_exits))
+    if len(values) == num_exits - 1:
+        return tuple(float(v) for v in values) + (math.inf, )
+    if len(values) == num_exits:
+        return tuple(float(v) for v in values)
+    raise ValueError(f'{key}={list(values)} has {len(values)} thresholds; the model has '
+                     f'{num_exits} exits: give {num_exits} (one per exit), {num_exits - 1} (the '
+                     f'shallow exits) or a single number.')
+
+
 def early_exit(probs: Tensor,
-               threshold: float,
+               threshold: Threshold,
                fallback: str = 'soft',
                weights: Optional[Sequence[float]] = None) -> Tuple[Tensor, Tensor]:
     """Per sample, take the first exit whose top probability reaches ``threshold``.
 
     Args:
         probs (Tensor): (K, N, C) probabilities, shallow -> deep.
-        threshold (float): Confidence threshold; 0 always takes the first exit, > 1 never exits
+        threshold (float | Sequence[float]): Confidence threshold, one for every exit or one per
+            exit (see :func:`exit_thresholds`); 0 always takes the first exit, > 1 never exits
             early.
         fallback (str): What a sample that never reaches the threshold gets: a vote rule
             (``'soft'``, ``'hard'``, ``'weighted'``) over all exits, or ``'exit'`` = the deepest
@@ -72,7 +113,8 @@ def early_exit(probs: Tensor,
         ensemble of all exits, K - 1 when it is the deepest exit).
     """
     k, n, _ = probs.shape
-    confident = probs.max(-1).values >= threshold  # (K, N)
+    thr = torch.tensor(exit_thresholds(threshold, k), dtype=probs.dtype, device=probs.device)
+    confident = probs.max(-1).values >= thr.view(k, 1)  # (K, N)
     first = torch.where(confident.any(0), confident.float().argmax(0),
                         torch.full((n, ), -1, device=probs.device, dtype=torch.long))
     fallback_scores = ensemble_vote(probs, fallback, weights, exit_index=-1)

@@ -127,12 +127,19 @@ def test_explicit_channels_override_and_are_checked():
         build(cfg)
 
 
-def test_non_finite_distillation_loss_stops_training():
-    algo = build(reviewkd(classifier(8), classifier(14)))  # its BN statistics get NaNs
+def test_non_finite_loss_stops_training_naming_the_loss():
+    algo = build(reviewkd(classifier(8), classifier(14)))
     x, samples = batch()
-    x[0, 0, 0, 0] = float('nan')
-    with pytest.raises(FloatingPointError, match='loss_hcl'):
+    algo.teacher.backbone.conv1.weight.data.fill_(float('inf'))  # only the HCL term breaks
+    with pytest.raises(FloatingPointError, match='distill.loss_hcl'):
         algo.loss(x, samples)
+
+
+def test_nan_batch_leaves_weights_buffers_and_optimizer_bitwise_unchanged(
+        assert_nan_batch_leaves_model_untouched):
+    torch.manual_seed(0)
+    algo = build(reviewkd(classifier(8), classifier(14)))
+    assert_nan_batch_leaves_model_untouched(algo, *batch())
 
 
 def test_predict_uses_the_student(algo):
@@ -160,3 +167,33 @@ def test_resnet34_to_resnet18_at_224():
     assert conn.mid_channels == 512
     feats = [torch.randn(2, *s) for s in expected]
     assert [tuple(o.shape[1:]) for o in conn(feats)] == expected
+
+
+def test_training_batch_of_one_image_trains(algo):
+    """MMEngine's drop_last=False gives a last batch of one image (e.g. 5 images at batch 4);
+    the pooled 1x1 level then has one value per channel in the ABF's BatchNorm."""
+    algo.train()
+    abf = algo.distiller.connectors['review'].abfs[-1]
+    stats = abf.conv1[1].running_mean.clone()
+    losses = algo.loss(*batch(n=1))
+    sum(losses.values()).backward()
+    assert all(torch.isfinite(v) for v in losses.values())
+    assert abf.conv1[0].weight.grad is not None
+    assert torch.equal(abf.conv1[1].running_mean, stats)  # no statistics from one value
+    algo.zero_grad()
+
+
+def test_teacher_sizes_follow_the_input_size_at_run_time():
+    """CIFAR ResNet teacher (maps 32/16/8 at 32x32) and an MMPretrain ResNet-18 student (maps
+    8/4/2): built at 32x32, trained at 40x40 and 64x64 (multi-scale, random-resized crops)."""
+    student = dict(
+        _scope_='mmpretrain', type='mmpretrain.ImageClassifier',
+        backbone=dict(type='mmpretrain.ResNet', depth=18, out_indices=(0, 1, 2)),
+        neck=dict(type='mmpretrain.GlobalAveragePooling'),
+        head=dict(type='mmpretrain.LinearClsHead', num_classes=10, in_channels=256))
+    algo = build(reviewkd(student, classifier(8)))
+    assert algo.feature_shapes['review']['student'][0] == (64, 8, 8)
+    algo.train()
+    for hw in (40, 64):
+        losses = algo.loss(*batch(n=2, hw=hw))
+        assert torch.isfinite(losses['distill.loss_hcl']), hw

@@ -1,4 +1,5 @@
 """Teacher and student may normalise differently: the teacher gets its own normalisation."""
+import pytest
 import torch
 from mmdet.testing import demo_mm_inputs
 from mmengine.registry import DefaultScope
@@ -36,21 +37,24 @@ def retinanet(depth):
 CAFFE = dict(mean=[103.53, 116.28, 123.675], std=[1.0, 1.0, 1.0], bgr_to_rgb=False)
 
 
-def test_teacher_receives_its_own_normalisation():
-    cfg = dict(
-        type='ReviewKDDistill', architecture=retinanet(18), teacher=retinanet(18),
-        input_shape=(3, 64, 64), teacher_preprocess=CAFFE,
+def fpn_reviewkd(student, teacher, **kwargs):
+    """ReviewKD on the FPN outputs of two detectors."""
+    fpn = dict(type='StageFeatures', source='neck', pooled_source=None)
+    return dict(
+        type='ReviewKDDistill', architecture=student, teacher=teacher, input_shape=(3, 64, 64),
         distiller=dict(
-            type='ConfigurableDistiller',
-            student_recorders=dict(fpn=dict(type='StageFeatures', source='neck',
-                                            pooled_source=None)),
-            teacher_recorders=dict(fpn=dict(type='StageFeatures', source='neck',
-                                            pooled_source=None)),
+            type='ConfigurableDistiller', student_recorders=dict(fpn=fpn),
+            teacher_recorders=dict(fpn=fpn),
             connectors=dict(review=dict(type='ReviewKDConnector')),
             distill_losses=dict(loss_hcl=dict(type='HCLLoss')),
             loss_forward_mappings=dict(loss_hcl=dict(
                 s_feats=dict(from_student=True, recorder='fpn', connector='review'),
-                t_feats=dict(from_student=False, recorder='fpn')))))
+                t_feats=dict(from_student=False, recorder='fpn')))),
+        **kwargs)
+
+
+def test_teacher_receives_its_own_normalisation():
+    cfg = fpn_reviewkd(retinanet(18), retinanet(18), teacher_preprocess=CAFFE)
     with DefaultScope.overwrite_default_scope('mmreviewkd'):
         algo = MODELS.build(cfg)
     packed = demo_mm_inputs(2, [(3, 64, 64), (3, 48, 64)], num_items=[2, 1])
@@ -81,3 +85,16 @@ def test_without_teacher_preprocess_the_teacher_sees_the_student_inputs():
         algo = MODELS.build(cfg)
     x = torch.randn(2, 3, 64, 64)
     assert algo.teacher_inputs(x) is x
+
+
+def test_fpn_level_count_mismatch_names_num_outs_not_out_indices():
+    student = retinanet(18)
+    student['neck']['num_outs'] = 3
+    student['bbox_head']['anchor_generator']['strides'] = [8, 16, 32]
+    cfg = fpn_reviewkd(student, retinanet(18))
+    with DefaultScope.overwrite_default_scope('mmreviewkd'):
+        with pytest.raises(ValueError, match=r'records 3 feature levels') as err:
+            MODELS.build(cfg)
+    msg = str(err.value)
+    assert '`model.architecture.neck.num_outs`' in msg and '`model.teacher.neck.num_outs`' in msg
+    assert 'out_indices' not in msg

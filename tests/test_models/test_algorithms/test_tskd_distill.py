@@ -64,3 +64,17 @@ def test_plain_classifier_student_is_refused(classifier_cfg):
         with DefaultScope.overwrite_default_scope('mmreviewkd'):
             MODELS.build(dict(type='TSKDDistill', architecture=classifier_cfg(8),
                               teacher=classifier_cfg(14)))
+
+
+def test_nan_batch_leaves_weights_buffers_and_optimizer_bitwise_unchanged(
+        tskd, assert_nan_batch_leaves_model_untouched):
+    torch.manual_seed(0)
+    assert_nan_batch_leaves_model_untouched(tskd(with_review=True), *batch())
+
+
+@pytest.mark.parametrize('key,value', [('teacher_trainable', True),
+                                       ('calculate_student_loss', False),
+                                       ('student_trainable', False)])
+def test_options_tskd_cannot_honour_are_refused(tskd, key, value):
+    with pytest.raises(ValueError, match=f'model.{key}=.*not supported by TSKDDistill'):
+        tskd(**{key: value})

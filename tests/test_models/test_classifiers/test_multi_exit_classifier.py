@@ -68,6 +68,8 @@ def test_config_errors_name_the_key():
         build(dict(type='mmreviewkd.ResNetCifar', depth=8), 64, shape)
     with pytest.raises(ValueError, match='vote_weights'):
         build(backbone, channels, shape, vote='weighted', vote_weights=[1, 2])
+    with pytest.raises(ValueError, match=r'model.early_exit_threshold=\[0.9, 0.8, 0.7, 0.6\]'):
+        build(backbone, channels, shape, early_exit_threshold=[0.9, 0.8, 0.7, 0.6])
 
 
 STAGEWISE = {
@@ -93,7 +95,10 @@ def test_stagewise_early_exit_matches_the_batched_rule(name, vote, exit_indices)
     def between(row, i):
         return float(row[i] + row[i + 1]) / 2
 
-    thresholds = [0.0, between(conf[0], 7), between(conf[0], 16), between(conf[-1], 12), 1.01]
+    thresholds = [0.0, between(conf[0], 7), between(conf[0], 16), between(conf[-1], 12), 1.01,
+                  # one threshold per exit (exit_thresholds), and per shallow exit only
+                  [between(conf[k], 6 + 4 * k) for k in range(conf.shape[0])],
+                  [between(conf[k], 9) for k in range(conf.shape[0] - 1)]]
     seen, mixed = [], []
     hook = getattr(model.backbone, 'layer3' if 'resnet' in name else 'block3')\
         .register_forward_hook(lambda m, i, o: seen.append(i[0].shape[0]))

@@ -7,7 +7,7 @@ from mmreviewkd.models.losses import hcl_loss
 
 
 # ------------------------------------------------------------------------------------------
-# An independent reference of the official formulation (DESIGN.md §2), written with functional
+# An independent reference of the official formulation (docs/design.md §2), written with functional
 # ops on the connector's weights. Not derived from the code under test.
 def _bn(x, p, prefix):
     return F.batch_norm(x, None, None, p[prefix + '.weight'], p[prefix + '.bias'], training=True,

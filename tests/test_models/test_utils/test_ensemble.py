@@ -45,3 +45,21 @@ def test_early_exit_thresholds():
     torch.testing.assert_close(scores, probs[2])
     scores, used = early_exit(probs, 0.8)  # only the deepest exit reaches 0.8
     assert (used == 2).all() and (scores.argmax(1) == 0).all()
+
+
+def test_per_exit_thresholds():
+    # exit 1 confident at 0.55 only under its own lower threshold
+    scores, used = early_exit(PROBS, [0.5, 0.99, 0.8])
+    assert used.item() == 0
+    scores, used = early_exit(PROBS, [0.6, 0.6, 0.8])
+    assert used.item() == 2 and scores.argmax(1).item() == 0
+    # K - 1 values: the deepest exit never answers alone, the vote does
+    _, used = early_exit(PROBS, [0.6, 0.6])
+    assert used.item() == 3
+
+
+def test_bad_thresholds_are_refused_naming_the_key():
+    from mmreviewkd.models.utils.ensemble import exit_thresholds
+    for bad in ([0.9], [0.9, 0.8, 0.7, 0.6], 'high', [0.9, None], float('nan')):
+        with pytest.raises(ValueError, match='model.early_exit_threshold'):
+            exit_thresholds(bad, 3, 'model.early_exit_threshold')

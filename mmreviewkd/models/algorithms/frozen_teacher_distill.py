@@ -1,0 +1,300 @@
+"""``FrozenTeacherDistill``: what every frozen-teacher method of this package shares."""
+from typing import Dict, Optional, Sequence, Union
+
+import torch
+from mmengine.logging import MMLogger
+from mmrazor.models.algorithms.distill.configurable.single_teacher_distill import \
+    SingleTeacherDistill
+from torch import Tensor, nn
+
+from mmreviewkd.utils import (check_mmcv_ops_for_config, clone_tensors, disable_inplace,
+                              load_teacher_checkpoint)
+from ..connectors.shape_aware_connector import ShapeAwareConnector
+from ..utils.shape_inference import ShapeList, dry_forward, record_shapes
+from ..utils.teacher_normalization import TeacherNormalization
+
+
+class FrozenTeacherDistill(SingleTeacherDistill):
+    """The shared base of ``ReviewKDDistill`` and ``TSKDDistill`` (siblings, as MMRazor's
+    ``SingleTeacherDistill`` and ``SelfDistill`` are); each adds only its own loss path.
+
+    On top of MMRazor's ``SingleTeacherDistill`` it
+
+    * loads ``teacher_ckpt`` strictly (weights-only, ``module.`` prefixes and distillation
+      checkpoints mapped); anything that does not fit fails the build naming the key;
+    * keeps the whole teacher in eval mode and without gradients (unless
+      ``teacher_trainable``), and turns every in-place op of student and teacher off (MMRazor's
+      own walk does nothing on torch >= 2.5), so recorded tensors are never overwritten;
+    * infers the recorded feature shapes with a dry forward on ``input_shape`` and builds every
+      :class:`ShapeAwareConnector`; at every step those connectors get the teacher's spatial
+      sizes of the batch, so no size is frozen at build time;
+    * gives the teacher its own normalisation (``teacher_preprocess``,
+      :class:`TeacherNormalization`);
+    * stops on a NaN/inf loss with the model exactly as it was before the batch;
+    * offers speed options that keep the losses (``channels_last``, ``teacher_grad_mode``,
+      ``compile_connectors``; measured in docs/results/step.json).
+
+    Args:
+        input_shape (Sequence[int]): (C, H, W) of the build-time dry forward and of the
+            channel check of every batch. Defaults to (3, 32, 32).
+        teacher_ckpt (str, optional): The teacher's checkpoint.
+        teacher_preprocess (dict, optional): ``dict(mean=[...], std=[...], bgr_to_rgb=bool)``
+            of the teacher, relative to the images as loaded. Defaults to None (the teacher
+            sees the student's inputs).
+        check_finite (bool): Stop on a NaN/inf loss (restoring BatchNorm statistics). Defaults
+            to True.
+        channels_last (bool, optional): ``channels_last`` memory format for student, teacher
+            and connectors. ``None`` (default): on for MMPretrain classifiers, off for detectors
+            (several mmcv ops assume NCHW-contiguous inputs).
+        teacher_grad_mode (str): ``'no_grad'`` (default) or ``'inference_mode'``.
+        compile_connectors (bool | dict): ``torch.compile`` every connector in place (state
+            dict keys unchanged); a dict is passed to ``torch.compile``. Defaults to False.
+        **kwargs: ``SingleTeacherDistill`` arguments (``architecture``, ``teacher``,
+            ``distiller``, ``teacher_trainable``, ``teacher_norm_eval`` ...).
+
+    Raises:
+        ValueError / TypeError: for an invalid option, naming its config key.
+    """
+
+    def __init__(self,
+                 *args,
+                 input_shape: Sequence[int] = (3, 32, 32),
+                 teacher_ckpt: Optional[str] = None,
+                 teacher_preprocess: Optional[dict] = None,
+                 check_finite: bool = True,
+                 channels_last: Optional[bool] = None,
+                 teacher_grad_mode: str = 'no_grad',
+                 compile_connectors: Union[bool, dict] = False,
+                 **kwargs) -> None:
+        # an MMDetection student/teacher without mmcv's compiled ops: one clear error first
+        check_mmcv_ops_for_config(dict(model={k: kwargs.get(k)
+                                              for k in ('architecture', 'teacher')}))
+        super().__init__(*args, teacher_ckpt=None, **kwargs)
+        self.teacher_preprocess = dict(teacher_preprocess) if teacher_preprocess else None
+        self.teacher_normalization = (self._build_teacher_normalization(teacher_preprocess)
+                                      if teacher_preprocess else None)
+        if teacher_ckpt:
+            load_teacher_checkpoint(self.teacher, teacher_ckpt)
+            self.teacher._is_init = True  # init_weights() must not overwrite the weights
+        self.teacher_ckpt = teacher_ckpt
+        self.check_finite = check_finite
+        self.input_shape = tuple(input_shape)
+        disable_inplace(self.student)
+        disable_inplace(self.teacher)
+        self.feature_shapes = self._infer_and_build_connectors()
+        if not self.teacher_trainable:
+            self.teacher.eval()
+        self._setup_speed(channels_last, teacher_grad_mode, compile_connectors)
+
+    # ------------------------------------------------------------------ build
+    def _build_teacher_normalization(self, cfg: dict) -> TeacherNormalization:
+        dp = self.data_preprocessor
+        if not getattr(dp, '_enable_normalize', False):
+            raise ValueError('model.teacher_preprocess needs the student\'s data_preprocessor to '
+                             'normalise (mean/std), so that its normalisation can be undone.')
+        unknown = set(cfg) - {'mean', 'std', 'bgr_to_rgb', 'rgb_to_bgr'}
+        if unknown or 'mean' not in cfg or 'std' not in cfg:
+            raise ValueError(f'model.teacher_preprocess must be dict(mean=..., std=..., '
+                             f'bgr_to_rgb=bool), got keys {sorted(cfg)}')
+        return TeacherNormalization(
+            dp.mean, dp.std, bool(getattr(dp, '_channel_conversion', False)), cfg['mean'],
+            cfg['std'], bool(cfg.get('bgr_to_rgb', False) or cfg.get('rgb_to_bgr', False)))
+
+    def _setup_speed(self, channels_last: Optional[bool], teacher_grad_mode: str,
+                     compile_connectors: Union[bool, dict]) -> None:
+        if teacher_grad_mode not in ('no_grad', 'inference_mode'):
+            raise ValueError(f'model.teacher_grad_mode must be "no_grad" or "inference_mode", '
+                             f'got {teacher_grad_mode!r}')
+        self.teacher_grad_mode = teacher_grad_mode
+        if channels_last is None:
+            from mmpretrain.models import ImageClassifier
+            channels_last = isinstance(self.student, ImageClassifier)
+        self.channels_last = bool(channels_last)
+        if self.channels_last:
+            self.to(memory_format=torch.channels_last)
+        if not isinstance(compile_connectors, (bool, dict)):
+            raise TypeError(f'model.compile_connectors must be a bool or a dict of '
+                            f'torch.compile arguments, got {compile_connectors!r}')
+        if compile_connectors:
+            kwargs = compile_connectors if isinstance(compile_connectors, dict) else {}
+            for connector in self.distiller.connectors.values():
+                connector.compile(**kwargs)
+
+    def set_module_inplace_false(self, architecture, varstr: str) -> None:
+        """MMRazor's walk over ``_modules`` misses everything on torch >= 2.5; walk modules()."""
+        if isinstance(architecture, nn.Module):
+            disable_inplace(architecture)
+
+    @staticmethod
+    def _run_for_shapes(model: nn.Module, x: Tensor) -> None:
+        if hasattr(model, 'extract_feat') and not hasattr(model, 'head'):
+            model.extract_feat(x)  # a detector
+        else:
+            model(x, None, mode='tensor')
+
+    def _infer_and_build_connectors(self) -> Dict[str, Dict[str, ShapeList]]:
+        """Dry-forward student and teacher, read the recorders, build shape-aware connectors."""
+        distiller = self.distiller
+        needed = {name for name, c in distiller.connectors.items()
+                  if isinstance(c, ShapeAwareConnector)}
+        self._connector_teacher_records: Dict[str, dict] = {}
+        if not needed:
+            return {}
+
+        def run(x: Tensor) -> None:
+            with distiller.student_recorders:
+                self._run_for_shapes(self.student, x)
+            with distiller.teacher_recorders:
+                self._run_for_shapes(self.teacher, x)
+
+        dry_forward([self.student, self.teacher], self.input_shape, run)
+        shapes: Dict[str, Dict[str, ShapeList]] = {}
+        for loss_name, mapping in distiller.loss_forward_mappings.items():
+            s_rec = [r for r in mapping.values() if r.get('from_student')
+                     and r.get('connector') in needed]
+            t_rec = [r for r in mapping.values() if not r.get('from_student')]
+            for rec in s_rec:
+                key = f'model.distiller.connectors.{rec["connector"]}'
+                if len(t_rec) != 1:
+                    raise ValueError(
+                        f'model.distiller.loss_forward_mappings.{loss_name}: a shape-inferred '
+                        f'connector needs exactly one teacher record in the same loss, got '
+                        f'{len(t_rec)}.')
+                s_shapes = record_shapes(self._record(distiller.student_recorders, rec))
+                t_shapes = record_shapes(self._record(distiller.teacher_recorders, t_rec[0]))
+                if len(s_shapes) != len(t_shapes):
+                    raise ValueError(self._level_count_message(key, rec, t_rec[0], s_shapes,
+                                                               t_shapes))
+                distiller.connectors[rec['connector']].build_chain(s_shapes, t_shapes, key=key)
+                shapes[rec['connector']] = dict(student=s_shapes, teacher=t_shapes)
+                self._connector_teacher_records[rec['connector']] = t_rec[0]
+                MMLogger.get_current_instance().info(
+                    f'{key}: student features {s_shapes} -> teacher features {t_shapes}')
+        return shapes
+
+    @staticmethod
+    def _record(recorders, rec: dict):
+        return recorders.get_recorder(rec['recorder']).get_record_data(
+            rec.get('record_idx', 0), rec.get('data_idx'))
+
+    def _level_count_message(self, key: str, s_rec: dict, t_rec: dict, s_shapes: ShapeList,
+                             t_shapes: ShapeList) -> str:
+        """Which config keys decide the number of recorded levels on each side."""
+        keys = []
+        for side, model, rec, recorders in (
+                ('architecture', self.student, s_rec, 'student_recorders'),
+                ('teacher', self.teacher, t_rec, 'teacher_recorders')):
+            recorder = getattr(self.distiller, recorders).get_recorder(rec['recorder'])
+            source = getattr(recorder, 'source', None)
+            module = dict(model.named_modules()).get(source) if source else None
+            if module is not None and hasattr(module, 'num_outs'):  # an FPN-like neck
+                keys.append(f'`model.{side}.{source}.num_outs`')
+            elif module is not None and hasattr(module, 'out_indices'):
+                keys.append(f'`model.{side}.{source}.out_indices`')
+            keys.append(f'`model.distiller.{recorders}.{rec["recorder"]}.stage_indices`')
+        return (f'{key}: the student records {len(s_shapes)} feature levels {s_shapes} but the '
+                f'teacher records {len(t_shapes)} {t_shapes}. Student and teacher must expose '
+                f'the same number of levels: make these agree: {", ".join(keys)}.')
+
+    # ------------------------------------------------------------------ every step
+    def teacher_grad_context(self):
+        """The context of the frozen teacher's forward: ``no_grad`` or ``inference_mode``."""
+        if self.teacher_grad_mode == 'inference_mode':
+            return torch.inference_mode()
+        return torch.no_grad()
+
+    def teacher_inputs(self, batch_inputs: Tensor, data_samples=None) -> Tensor:
+        """The teacher's view of a batch (identity without ``teacher_preprocess``).
+
+        Args:
+            batch_inputs (Tensor): (N, C, H, W) inputs as the student's preprocessor made them.
+            data_samples (list, optional): With ``img_shape`` metainfo, to keep padding at 0.
+        """
+        if self.teacher_normalization is None:
+            return batch_inputs
+        return self.teacher_normalization(batch_inputs, data_samples)
+
+    def after_teacher_forward(self, outputs=None):
+        """Once the teacher ran: clone inference-mode records (and ``outputs``) into tensors
+        autograd may save, and give shape-aware connectors the teacher's sizes of this batch.
+        Returns ``outputs``."""
+        if self.teacher_grad_mode == 'inference_mode':
+            for recorder in self.distiller.teacher_recorders.recorders.values():
+                if hasattr(recorder, 'clone_records'):
+                    recorder.clone_records()
+                else:
+                    recorder._data_buffer = [clone_tensors(d) for d in recorder.data_buffer]
+            outputs = clone_tensors(outputs)
+        for name, rec in self._connector_teacher_records.items():
+            data = self._record(self.distiller.teacher_recorders, rec)
+            items = data if isinstance(data, (list, tuple)) else [data]
+            self.distiller.connectors[name].set_teacher_sizes([tuple(t.shape[-2:])
+                                                               for t in items])
+        return outputs
+
+    def _snapshot_buffers(self) -> None:
+        """Remember every buffer a training forward may change (BatchNorm statistics of the
+        student and the connectors; the teacher's too if it is trainable)."""
+        modules = [self.student, self.distiller]
+        if self.teacher_trainable:
+            modules.append(self.teacher)
+        self._buffers_before_step = [(b, b.detach().clone()) for m in modules
+                                     for b in m.buffers()]
+
+    @torch.no_grad()
+    def _restore_buffers(self) -> None:
+        for buf, saved in getattr(self, '_buffers_before_step', []):
+            buf.copy_(saved)
+
+    def check_finite_losses(self, losses: Dict[str, Tensor]) -> None:
+        """Stop on a NaN/inf loss with the model exactly as it was before the batch.
+
+        The forward has already updated BatchNorm statistics: they are restored from the
+        snapshot taken when the step began, and the error is raised before backward, so weights
+        and optimizer state are untouched too. Under DDP all processes decide together (one
+        all-reduce of a flag), so none is left waiting in backward.
+
+        Raises:
+            FloatingPointError: naming the first non-finite loss.
+        """
+        if not self.check_finite:
+            return
+        bad = [name for name, value in losses.items()
+               if isinstance(value, Tensor) and not torch.isfinite(value.detach()).all()]
+        flag = torch.tensor([float(bool(bad))])
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            if torch.distributed.get_backend() == 'nccl':
+                flag = flag.cuda()
+            torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MAX)
+        if flag.item() == 0:
+            return
+        self._restore_buffers()
+        what = (f'loss `{bad[0]}` is {losses[bad[0]].detach().float().mean().item()}' if bad
+                else 'a loss on another process is not finite')
+        raise FloatingPointError(
+            f'{what}: training stopped with the model as it was before this batch (weights, '
+            f'optimizer state and BatchNorm statistics untouched). Lower the loss weights '
+            f'(model.distiller.distill_losses / model.tskd_loss) or the learning rate, and '
+            f'check the inputs.')
+
+    def forward(self, inputs: Tensor, data_samples=None, mode: str = 'tensor'):
+        """Check the input channels, then MMRazor's forward (loss / predict / tensor)."""
+        if isinstance(inputs, Tensor) and inputs.dim() == 4 and \
+                inputs.shape[1] != self.input_shape[0]:
+            raise ValueError(
+                f'the images have {inputs.shape[1]} channels but the model expects '
+                f'{self.input_shape[0]} (model.input_shape={self.input_shape}). Convert the '
+                'images (e.g. grayscale -> RGB in the pipeline) or set the backbones\' '
+                '`in_channels`, the data_preprocessor mean/std and `model.input_shape` to match.')
+        if self.channels_last and isinstance(inputs, Tensor) and inputs.dim() == 4:
+            inputs = inputs.contiguous(memory_format=torch.channels_last)
+        if mode == 'loss' and self.check_finite:
+            self._snapshot_buffers()
+        return super().forward(inputs, data_samples, mode)
+
+    def train(self, mode: bool = True) -> 'FrozenTeacherDistill':
+        """Switch train/eval; a frozen teacher stays in eval mode."""
+        super().train(mode)
+        if not self.teacher_trainable:
+            self.teacher.eval()
+        return self

@@ -21,7 +21,7 @@ from typing import Dict, List
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, osp.join(ROOT, 'tools'))
 
-ALL_METHODS = ['student', 'kd', 'reviewkd', 'reviewkd_kd', 'tskd', 'tskd_reviewkd']
+ALL_METHODS = ['student', 'kd', 'reviewkd', 'reviewkd_kd', 'byot', 'tskd', 'tskd_reviewkd']
 
 
 def rows_of(result: Dict) -> Dict[str, float]:

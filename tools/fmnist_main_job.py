@@ -40,10 +40,12 @@ METHODS = {
     'kd': ('KD (Hinton)', 'fashion_mnist/kd_resnet56_resnet20_fmnist.py'),
     'reviewkd': ('ReviewKD', 'fashion_mnist/reviewkd_resnet56_resnet20_fmnist.py'),
     'reviewkd_kd': ('ReviewKD + KD', 'fashion_mnist/reviewkd_kd_resnet56_resnet20_fmnist.py'),
+    'byot': ('BYOT (self-distillation, no teacher)', 'tskd/byot_resnet20_fmnist.py'),
     'tskd': ('TSKD', 'tskd/tskd_resnet56_resnet20_fmnist.py'),
     'tskd_reviewkd': ('TSKD + ReviewKD', 'tskd/tskd_reviewkd_resnet56_resnet20_fmnist.py'),
 }
 DEFAULT_METHODS = ['student', 'kd', 'reviewkd', 'tskd']
+NO_TEACHER = ('student', 'byot')  # trained without the teacher checkpoint
 
 
 PROGRESS = re.compile(r'Epoch\((train|val)\)\s+\[(\d+)\](?:\[\s*(\d+)/(\d+)\])?.*?'
@@ -284,7 +286,7 @@ def main(argv: Optional[List[str]] = None) -> Dict:
     for key in args.methods:
         name, cfg = METHODS[key]
         options = list(student_opts)
-        if key != 'student':
+        if key not in NO_TEACHER:
             options.append(f'model.teacher_ckpt={teacher_ckpt}')
         work_dir = osp.join(work_root, f'{key}_{tag}')
         done = osp.join(work_dir, 'test_metrics.json')

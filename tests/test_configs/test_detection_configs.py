@@ -33,7 +33,8 @@ def test_detection_config_builds_and_steps(path):
     torch.manual_seed(0)
     model = build(path)
     with_mask = 'mask-rcnn' in path
-    packed = demo_mm_inputs(2, [(3, 128, 128), (3, 96, 128)], num_items=[3, 2], num_classes=10,
+    # two sizes in one batch (padding, per-batch teacher sizes); small enough for CPU
+    packed = demo_mm_inputs(2, [(3, 64, 64), (3, 48, 64)], num_items=[3, 2], num_classes=10,
                             with_mask=with_mask)
     data = model.data_preprocessor(packed, True)
     model.train()

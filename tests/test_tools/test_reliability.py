@@ -127,9 +127,20 @@ optim_wrapper = dict(optimizer=dict(lr=0.02))
 model = dict(teacher_ckpt=None, teacher=dict(backbone=dict(depth=8)),
              architecture=dict(backbone=dict(depth=8)))
 """
-# float32 sums in another order (2 x 8 vs 16 images, gloo's all-reduce): after 6 steps the
-# weights agree to ~1e-6 relative; a wrong global batch or missing averaging differs by >1e-2.
-EQUIVALENCE_RTOL, EQUIVALENCE_ATOL = 1e-4, 1e-5
+# Float32 sums in another order (2 x 8 vs 16 images, gloo's all-reduce). Measured largest
+# relative L2 error of any weight or momentum tensor after 6 steps: ReviewKD 8e-7; TSKD 1.2e-3,
+# on BN biases of the exits whose norm is ~5e-4 (absolute difference 8e-7: rounding amplified by
+# ReLU boundary flips of the randomly initialised, BN-frozen nets). With the global batch broken
+# (sampler seed 1 on the 2-process side) the same comparison gives 0.29 (ReviewKD) and 0.59
+# (TSKD), so 1e-2 separates equal from different training by more than an order of magnitude.
+EQUIVALENCE_TOL = 1e-2
+
+
+def relative_l2(a: torch.Tensor, b: torch.Tensor) -> float:
+    """||a - b|| / ||a|| (0 for two zero tensors)."""
+    a, b = a.double(), b.double()
+    return float((a - b).norm() / a.norm().clamp_min(1e-12)) if a.norm() > 0 or b.norm() > 0 \
+        else 0.0
 
 
 @pytest.mark.parametrize('cfg_name,loss_key', [
@@ -161,14 +172,15 @@ def test_two_process_training_matches_single_process(tmp_path, fmnist_root, cfg_
     a = torch.load(tmp_path / 'single' / 'epoch_1.pth', weights_only=True)
     b = torch.load(tmp_path / 'ddp' / 'epoch_1.pth', weights_only=True)
     assert a['state_dict'].keys() == b['state_dict'].keys()
-    for k in a['state_dict']:
-        torch.testing.assert_close(b['state_dict'][k], a['state_dict'][k],
-                                   rtol=EQUIVALENCE_RTOL, atol=EQUIVALENCE_ATOL, msg=k)
+    errors = {k: relative_l2(a['state_dict'][k], b['state_dict'][k]) for k in a['state_dict']
+              if a['state_dict'][k].is_floating_point()}
     momenta = [(sa['momentum_buffer'], sb['momentum_buffer']) for sa, sb in
                zip(a['optimizer']['state'].values(), b['optimizer']['state'].values())]
-    assert momenta and any(ma.abs().sum() > 0 for ma, _ in momenta)  # SGD really stepped
-    for ma, mb in momenta:
-        torch.testing.assert_close(mb, ma, rtol=EQUIVALENCE_RTOL, atol=EQUIVALENCE_ATOL)
+    assert momenta and all(ma.abs().sum() > 0 for ma, _ in momenta)  # SGD really stepped
+    errors.update({f'momentum {i}': relative_l2(ma, mb) for i, (ma, mb) in enumerate(momenta)})
+    worst = max(errors, key=errors.get)
+    assert errors[worst] < EQUIVALENCE_TOL, f'{worst}: relative L2 error {errors[worst]:.2e}'
+    print(f'largest relative L2 error: {worst} {errors[worst]:.2e}')
 
 
 def _free_port() -> int:

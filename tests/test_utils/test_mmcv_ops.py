@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import pytest
+import torch
 
 from mmreviewkd.apis import build_runner_config
 from mmreviewkd.utils import MMCVOpsMissingError, mmcv_ops_available
@@ -42,24 +43,32 @@ def test_classification_config_builds_without_ops(no_mmcv_ops, fmnist_root):
     assert cfg.model.type == 'ReviewKDDistill'
 
 
-def test_classification_trains_in_a_process_without_mmcv_ops(tmp_path, fmnist_root):
-    """A ReviewKD epoch (tiny) trains and validates with ``mmcv._ext`` unimportable."""
-    argv = [
-        'tools/train.py', CLS_CFG, '--work-dir', str(tmp_path), '--cfg-options',
-        'model.teacher_ckpt=None', 'model.teacher.backbone.depth=8',
-        'model.architecture.backbone.depth=8', 'train_dataloader.dataset.indices=16',
-        'val_dataloader.dataset.indices=16', 'train_dataloader.batch_size=8',
-        'train_dataloader.num_workers=0', 'train_dataloader.persistent_workers=False',
-        'val_dataloader.num_workers=0', 'val_dataloader.persistent_workers=False',
-        'train_cfg.max_epochs=1', 'param_scheduler.1.end=2']
-    code = (BLOCK_OPS + f'sys.argv = {argv!r}; import runpy; '
-            "runpy.run_path('tools/train.py', run_name='__main__'); "
-            "assert 'mmcv.ops' not in sys.modules or sys.modules['mmcv._ext'] is None")
-    proc = subprocess.run([sys.executable, '-c', code], cwd=ROOT, capture_output=True,
-                          text=True)
-    out = proc.stdout + proc.stderr
-    assert proc.returncode == 0, out[-3000:]
-    assert 'Epoch(val) [1][' in out and 'accuracy/top1' in out
+def test_classification_trains_without_mmcv_ops_to_the_same_weights(tmp_path, fmnist_root):
+    """A tiny ReviewKD epoch trains and validates with ``mmcv._ext`` unimportable (the
+    mmcv-lite stack), and ends with the same weights as with the ops."""
+    ckpts = {}
+    for name, prelude in (('lite', BLOCK_OPS), ('ops', 'import sys; ')):
+        work = tmp_path / name
+        argv = [
+            'tools/train.py', CLS_CFG, '--work-dir', str(work), '--cfg-options',
+            'model.teacher_ckpt=None', 'model.teacher.backbone.depth=8',
+            'model.architecture.backbone.depth=8', 'train_dataloader.dataset.indices=16',
+            'val_dataloader.dataset.indices=16', 'train_dataloader.batch_size=8',
+            'train_dataloader.num_workers=0', 'train_dataloader.persistent_workers=False',
+            'val_dataloader.num_workers=0', 'val_dataloader.persistent_workers=False',
+            'train_cfg.max_epochs=1', 'param_scheduler.1.end=2', 'randomness.seed=0',
+            'randomness.deterministic=True']
+        code = (prelude + f'sys.argv = {argv!r}; import runpy; '
+                "runpy.run_path('tools/train.py', run_name='__main__')")
+        proc = subprocess.run([sys.executable, '-c', code], cwd=ROOT, capture_output=True,
+                              text=True)
+        out = proc.stdout + proc.stderr
+        assert proc.returncode == 0, out[-3000:]
+        assert 'Epoch(val) [1][' in out and 'accuracy/top1' in out
+        ckpts[name] = torch.load(work / 'epoch_1.pth', weights_only=True)['state_dict']
+    assert ckpts['lite'].keys() == ckpts['ops'].keys()
+    for k, v in ckpts['ops'].items():
+        assert torch.equal(ckpts['lite'][k], v), k
 
 
 def test_building_a_detection_distiller_in_python_without_ops_names_the_fix(no_mmcv_ops):

@@ -39,6 +39,11 @@ class MultiExitClassifier(ImageClassifier):
         input_shape (Sequence[int]): (C, H, W) of the dry forward. Defaults to (3, 32, 32).
         exit_loss_weights (Sequence[float], optional): Weights of each exit's CE when the model is
             trained alone. Defaults to 1 for every exit.
+        self_distill (dict, optional): Train alone by self-distillation instead of plain CE per
+            exit: the config of a loss called as ``loss(exit_logits, exit_feats, labels)``,
+            e.g. ``dict(type='mmreviewkd.TSKDLoss', teacher_kd_weight=0)`` = BYOT (Zhang et al.,
+            ICCV 2019; no teacher). Refused together with ``exit_loss_weights``. Defaults to
+            None (CE on every exit).
         vote (str): ``'soft'`` (default), ``'hard'``, ``'weighted'`` or ``'exit'``.
         vote_weights (Sequence[float], optional): One weight per exit for ``'weighted'``.
         vote_exit (int): The exit used by ``vote='exit'``. Defaults to -1 (deepest).
@@ -64,6 +69,7 @@ class MultiExitClassifier(ImageClassifier):
                  exit_cfg: Optional[dict] = None,
                  input_shape: Sequence[int] = (3, 32, 32),
                  exit_loss_weights: Optional[Sequence[float]] = None,
+                 self_distill: Optional[dict] = None,
                  vote: str = 'soft',
                  vote_weights: Optional[Sequence[float]] = None,
                  vote_exit: int = -1,
@@ -103,6 +109,10 @@ class MultiExitClassifier(ImageClassifier):
                        in_size=shapes[i][1], out_size=deep_h)
             self.exits.append(MODELS.build(cfg))
         self.num_exits = len(exit_indices) + 1
+        if self_distill is not None and exit_loss_weights is not None:
+            raise ValueError('model.self_distill and model.exit_loss_weights exclude each other: '
+                             'the self-distillation loss sets the weight of every exit.')
+        self.self_distill = MODELS.build(self_distill) if self_distill is not None else None
         self.exit_loss_weights = list(exit_loss_weights or [1.0] * self.num_exits)
         if len(self.exit_loss_weights) != self.num_exits:
             raise ValueError(f'model.exit_loss_weights needs {self.num_exits} entries, got '
@@ -144,13 +154,16 @@ class MultiExitClassifier(ImageClassifier):
         return super().forward(inputs, data_samples, mode)
 
     def loss(self, inputs: Tensor, data_samples: List[DataSample]) -> Dict[str, Tensor]:
-        """CE on every exit (the multi-exit model trained alone).
+        """The multi-exit model trained alone: CE on every exit, or ``self_distill``'s terms.
 
         Returns:
-            dict: ``loss_ce_exit{k}`` for k = 1..K (K = deepest).
+            dict: ``loss_ce_exit{k}`` for k = 1..K (K = deepest), plus ``loss_sd_exit{k}`` /
+            ``loss_feat_exit{k}`` with ``self_distill``.
         """
-        logits, _ = self.forward_exits(inputs)
+        logits, feats = self.forward_exits(inputs)
         target = torch.cat([s.gt_label for s in data_samples]).to(inputs.device)
+        if self.self_distill is not None:  # e.g. BYOT: CE + KL / L2 to the deepest exit
+            return self.self_distill(logits, feats, target)
         return {f'loss_ce_exit{k + 1}': w * F.cross_entropy(lg, target)
                 for k, (lg, w) in enumerate(zip(logits, self.exit_loss_weights))}
 

@@ -125,3 +125,23 @@ def test_stagewise_early_exit_needs_a_stagewise_backbone():
     backbone, channels, shape, _ = BACKBONES['mmpretrain_resnet18']
     with pytest.raises(ValueError, match='model.early_exit_stagewise'):
         build(backbone, channels, shape, early_exit_threshold=0.9, early_exit_stagewise=True)
+
+
+def test_byot_self_distillation_terms_send_no_gradient_into_the_deepest_exit():
+    """BYOT (no teacher): CE on every exit; KL and feature terms on the shallow exits only, with
+    the deepest exit as a constant target."""
+    backbone, channels, shape, _ = BACKBONES['cifar_resnet20']
+    model = build(backbone, channels, shape, self_distill=dict(
+        type='mmreviewkd.TSKDLoss', teacher_kd_weight=0.0))
+    x = torch.randn(4, *shape)
+    samples = [DataSample().set_gt_label(i) for i in range(4)]
+    losses = model.loss(x, samples)
+    assert sorted(losses) == ['loss_ce_exit1', 'loss_ce_exit2', 'loss_ce_exit3',
+                              'loss_feat_exit1', 'loss_feat_exit2', 'loss_sd_exit1',
+                              'loss_sd_exit2']
+    (losses['loss_sd_exit1'] + losses['loss_feat_exit2']).backward()
+    assert model.head.fc.weight.grad is None  # the deepest exit is the (detached) target
+    assert model.exits[0].fc.weight.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match='model.self_distill and model.exit_loss_weights'):
+        build(backbone, channels, shape, exit_loss_weights=[1, 1, 1],
+              self_distill=dict(type='mmreviewkd.TSKDLoss'))

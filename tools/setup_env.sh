@@ -72,7 +72,13 @@ if [ ! -x "$VENV/bin/python" ]; then
     "$PYTHON" -m venv "$VENV"
 fi
 PY="$VENV/bin/python"
-PIP=("$PY" -m pip --disable-pip-version-check)
+# pip, without the machine-wide index's warnings about absent local mirror folders
+pip_() {
+    "$PY" -m pip --disable-pip-version-check "$@" 2>&1 | \
+        { grep -v 'is ignored: it is neither a file nor a directory' || true; }
+    return "${PIPESTATUS[0]}"
+}
+PIP=(pip_)
 
 stack_ok() {
     [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$(fingerprint)" ] && \

@@ -48,8 +48,8 @@ DEFAULT_METHODS = ['student', 'kd', 'reviewkd', 'tskd']
 NO_TEACHER = ('student', 'byot')  # trained without the teacher checkpoint
 
 
-PROGRESS = re.compile(r'Epoch\((train|val)\)\s+\[(\d+)\](?:\[\s*(\d+)/(\d+)\])?.*?'
-                      r'(?:eta: (\S+))?\s')
+PROGRESS = re.compile(r'Epoch\((train|val)\)\s+\[(\d+)\](?:\[\s*(\d+)/(\d+)\])?')
+ETA = re.compile(r'eta: (\S+)')
 
 
 def progress_line(log_text: str) -> Optional[str]:
@@ -60,10 +60,12 @@ def progress_line(log_text: str) -> Optional[str]:
             last = line
     if last is None:
         return None
-    m = PROGRESS.search(last + ' ')
+    m = PROGRESS.search(last)
     if m is None:
         return None
-    phase, epoch, it, total, eta = m.groups()
+    phase, epoch, it, total = m.groups()
+    eta = ETA.search(last)
+    eta = eta.group(1) if eta else None
     where = f'epoch {epoch}' + (f', iter {it}/{total}' if it else '')
     return f'{phase} {where}' + (f', eta {eta}' if eta else '')
 
@@ -198,15 +200,30 @@ def format_table(rows: List[Dict], header: str, reference: Dict[str, Dict]) -> s
     return '\n'.join(lines)
 
 
+def busy_cores(seconds: float = 1.0) -> Optional[float]:
+    """How many cores other processes keep busy right now (Linux ``/proc/stat``, sampled over
+    ``seconds`` while this process sleeps); None where it cannot be read."""
+    def sample():
+        with open('/proc/stat') as f:
+            values = [int(v) for v in f.readline().split()[1:]]
+        idle = values[3] + (values[4] if len(values) > 4 else 0)  # idle + iowait
+        return sum(values), idle
+    try:
+        total0, idle0 = sample()
+        time.sleep(seconds)
+        total1, idle1 = sample()
+    except (OSError, ValueError, IndexError):
+        return None
+    if total1 == total0:
+        return None
+    return (1 - (idle1 - idle0) / (total1 - total0)) * (os.cpu_count() or 1)
+
+
 def warn_if_busy() -> None:
     """Say so when another process already keeps the CPU busy: every step then slows down
     (measured in docs/results/busy.json)."""
-    try:
-        load = os.getloadavg()[0]
-    except OSError:  # pragma: no cover
-        return
-    cores = os.cpu_count() or 1
-    if load < 0.5:
+    busy = busy_cores()
+    if busy is None or busy < 0.5:
         return
     measured = ''
     busy_json = osp.join(ROOT, 'docs', 'results', 'busy.json')
@@ -215,9 +232,8 @@ def warn_if_busy() -> None:
             slow = json.load(f)['slowdown']
         worst = max(v for per in slow.values() for v in per.values())
         measured = f' (measured here: up to {worst:.1f}x slower steps next to one busy process)'
-    print(f'[main job] WARNING: the 1-minute load average is {load:.1f} on {cores} cores before '
-          f'the job starts: another process is using the CPU, so training will be slower'
-          f'{measured}. Stop it for the quoted times.', flush=True)
+    print(f'[main job] WARNING: other processes keep {busy:.1f} of {os.cpu_count()} cores busy: '
+          f'training will be slower{measured}. Stop them for the quoted times.', flush=True)
 
 
 def main(argv: Optional[List[str]] = None) -> Dict:

@@ -2,15 +2,15 @@
 from typing import Dict, Optional, Sequence, Union
 
 import torch
-from mmengine.logging import MMLogger
 from mmrazor.models.algorithms.distill.configurable.single_teacher_distill import \
     SingleTeacherDistill
 from torch import Tensor, nn
 
 from mmreviewkd.utils import (check_mmcv_ops_for_config, clone_tensors, disable_inplace,
                               load_teacher_checkpoint)
-from ..connectors.shape_aware_connector import ShapeAwareConnector
-from ..utils.shape_inference import ShapeList, dry_forward, record_shapes
+from ..utils.finite_guard import BufferSnapshot, raise_if_not_finite
+from ..utils.shape_inference import ShapeList
+from .connector_shapes import build_connectors, recorded
 from ..utils.teacher_normalization import TeacherNormalization
 
 
@@ -78,6 +78,7 @@ class FrozenTeacherDistill(SingleTeacherDistill):
             self.teacher._is_init = True  # init_weights() must not overwrite the weights
         self.teacher_ckpt = teacher_ckpt
         self.check_finite = check_finite
+        self._buffers_before_step = BufferSnapshot()
         self.input_shape = tuple(input_shape)
         disable_inplace(self.student)
         disable_inplace(self.teacher)
@@ -125,76 +126,11 @@ class FrozenTeacherDistill(SingleTeacherDistill):
         if isinstance(architecture, nn.Module):
             disable_inplace(architecture)
 
-    @staticmethod
-    def _run_for_shapes(model: nn.Module, x: Tensor) -> None:
-        if hasattr(model, 'extract_feat') and not hasattr(model, 'head'):
-            model.extract_feat(x)  # a detector
-        else:
-            model(x, None, mode='tensor')
-
     def _infer_and_build_connectors(self) -> Dict[str, Dict[str, ShapeList]]:
-        """Dry-forward student and teacher, read the recorders, build shape-aware connectors."""
-        distiller = self.distiller
-        needed = {name for name, c in distiller.connectors.items()
-                  if isinstance(c, ShapeAwareConnector)}
-        self._connector_teacher_records: Dict[str, dict] = {}
-        if not needed:
-            return {}
-
-        def run(x: Tensor) -> None:
-            with distiller.student_recorders:
-                self._run_for_shapes(self.student, x)
-            with distiller.teacher_recorders:
-                self._run_for_shapes(self.teacher, x)
-
-        dry_forward([self.student, self.teacher], self.input_shape, run)
-        shapes: Dict[str, Dict[str, ShapeList]] = {}
-        for loss_name, mapping in distiller.loss_forward_mappings.items():
-            s_rec = [r for r in mapping.values() if r.get('from_student')
-                     and r.get('connector') in needed]
-            t_rec = [r for r in mapping.values() if not r.get('from_student')]
-            for rec in s_rec:
-                key = f'model.distiller.connectors.{rec["connector"]}'
-                if len(t_rec) != 1:
-                    raise ValueError(
-                        f'model.distiller.loss_forward_mappings.{loss_name}: a shape-inferred '
-                        f'connector needs exactly one teacher record in the same loss, got '
-                        f'{len(t_rec)}.')
-                s_shapes = record_shapes(self._record(distiller.student_recorders, rec))
-                t_shapes = record_shapes(self._record(distiller.teacher_recorders, t_rec[0]))
-                if len(s_shapes) != len(t_shapes):
-                    raise ValueError(self._level_count_message(key, rec, t_rec[0], s_shapes,
-                                                               t_shapes))
-                distiller.connectors[rec['connector']].build_chain(s_shapes, t_shapes, key=key)
-                shapes[rec['connector']] = dict(student=s_shapes, teacher=t_shapes)
-                self._connector_teacher_records[rec['connector']] = t_rec[0]
-                MMLogger.get_current_instance().info(
-                    f'{key}: student features {s_shapes} -> teacher features {t_shapes}')
+        """Build every shape-aware connector from a dry forward (:func:`build_connectors`)."""
+        shapes, self._connector_teacher_records = build_connectors(
+            self.student, self.teacher, self.distiller, self.input_shape)
         return shapes
-
-    @staticmethod
-    def _record(recorders, rec: dict):
-        return recorders.get_recorder(rec['recorder']).get_record_data(
-            rec.get('record_idx', 0), rec.get('data_idx'))
-
-    def _level_count_message(self, key: str, s_rec: dict, t_rec: dict, s_shapes: ShapeList,
-                             t_shapes: ShapeList) -> str:
-        """Which config keys decide the number of recorded levels on each side."""
-        keys = []
-        for side, model, rec, recorders in (
-                ('architecture', self.student, s_rec, 'student_recorders'),
-                ('teacher', self.teacher, t_rec, 'teacher_recorders')):
-            recorder = getattr(self.distiller, recorders).get_recorder(rec['recorder'])
-            source = getattr(recorder, 'source', None)
-            module = dict(model.named_modules()).get(source) if source else None
-            if module is not None and hasattr(module, 'num_outs'):  # an FPN-like neck
-                keys.append(f'`model.{side}.{source}.num_outs`')
-            elif module is not None and hasattr(module, 'out_indices'):
-                keys.append(f'`model.{side}.{source}.out_indices`')
-            keys.append(f'`model.distiller.{recorders}.{rec["recorder"]}.stage_indices`')
-        return (f'{key}: the student records {len(s_shapes)} feature levels {s_shapes} but the '
-                f'teacher records {len(t_shapes)} {t_shapes}. Student and teacher must expose '
-                f'the same number of levels: make these agree: {", ".join(keys)}.')
 
     # ------------------------------------------------------------------ every step
     def teacher_grad_context(self):
@@ -226,56 +162,21 @@ class FrozenTeacherDistill(SingleTeacherDistill):
                     recorder._data_buffer = [clone_tensors(d) for d in recorder.data_buffer]
             outputs = clone_tensors(outputs)
         for name, rec in self._connector_teacher_records.items():
-            data = self._record(self.distiller.teacher_recorders, rec)
+            data = recorded(self.distiller.teacher_recorders, rec)
             items = data if isinstance(data, (list, tuple)) else [data]
             self.distiller.connectors[name].set_teacher_sizes([tuple(t.shape[-2:])
                                                                for t in items])
         return outputs
 
-    def _snapshot_buffers(self) -> None:
-        """Remember every buffer a training forward may change (BatchNorm statistics of the
-        student and the connectors; the teacher's too if it is trainable)."""
-        modules = [self.student, self.distiller]
-        if self.teacher_trainable:
-            modules.append(self.teacher)
-        self._buffers_before_step = [(b, b.detach().clone()) for m in modules
-                                     for b in m.buffers()]
-
-    @torch.no_grad()
-    def _restore_buffers(self) -> None:
-        for buf, saved in getattr(self, '_buffers_before_step', []):
-            buf.copy_(saved)
-
     def check_finite_losses(self, losses: Dict[str, Tensor]) -> None:
-        """Stop on a NaN/inf loss with the model exactly as it was before the batch.
-
-        The forward has already updated BatchNorm statistics: they are restored from the
-        snapshot taken when the step began, and the error is raised before backward, so weights
-        and optimizer state are untouched too. Under DDP all processes decide together (one
-        all-reduce of a flag), so none is left waiting in backward.
+        """Stop on a NaN/inf loss with the model as it was before the batch
+        (:func:`raise_if_not_finite`; off with ``check_finite=False``).
 
         Raises:
             FloatingPointError: naming the first non-finite loss.
         """
-        if not self.check_finite:
-            return
-        bad = [name for name, value in losses.items()
-               if isinstance(value, Tensor) and not torch.isfinite(value.detach()).all()]
-        flag = torch.tensor([float(bool(bad))])
-        if torch.distributed.is_available() and torch.distributed.is_initialized():
-            if torch.distributed.get_backend() == 'nccl':
-                flag = flag.cuda()
-            torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MAX)
-        if flag.item() == 0:
-            return
-        self._restore_buffers()
-        what = (f'loss `{bad[0]}` is {losses[bad[0]].detach().float().mean().item()}' if bad
-                else 'a loss on another process is not finite')
-        raise FloatingPointError(
-            f'{what}: training stopped with the model as it was before this batch (weights, '
-            f'optimizer state and BatchNorm statistics untouched). Lower the loss weights '
-            f'(model.distiller.distill_losses / model.tskd_loss) or the learning rate, and '
-            f'check the inputs.')
+        if self.check_finite:
+            raise_if_not_finite(losses, self._buffers_before_step)
 
     def forward(self, inputs: Tensor, data_samples=None, mode: str = 'tensor'):
         """Check the input channels, then MMRazor's forward (loss / predict / tensor)."""
@@ -289,7 +190,10 @@ class FrozenTeacherDistill(SingleTeacherDistill):
         if self.channels_last and isinstance(inputs, Tensor) and inputs.dim() == 4:
             inputs = inputs.contiguous(memory_format=torch.channels_last)
         if mode == 'loss' and self.check_finite:
-            self._snapshot_buffers()
+            # every buffer a training forward may change: BN statistics of the student and
+            # the connectors (the teacher's too if it is trainable)
+            self._buffers_before_step.take([self.student, self.distiller] +
+                                           ([self.teacher] if self.teacher_trainable else []))
         return super().forward(inputs, data_samples, mode)
 
     def train(self, mode: bool = True) -> 'FrozenTeacherDistill':

@@ -5,7 +5,7 @@ and with TSKD (multi-exit student; its deepest exit and its 3-exit vote are both
 through ``tools/train.py``, evaluates every final checkpoint with ``tools/test.py`` and prints
 the test accuracies side by side. ``--methods`` adds ReviewKD + KD and TSKD + ReviewKD.
 
-    python tools/fmnist_main_job.py            # quick default: about 15 minutes on 2 CPU cores
+    python tools/fmnist_main_job.py            # quick default: about 20 minutes on 2 idle CPU cores
     python tools/fmnist_main_job.py --full     # all 60000 training images, 15 epochs each
 
 Every model is evaluated on all 10 000 test images. Every accuracy is printed with its binomial

@@ -70,12 +70,17 @@ def progress_line(log_text: str) -> Optional[str]:
     return f'{phase} {where}' + (f', eta {eta}' if eta else '')
 
 
+# Intra-op threads of the training / test processes (None: torch's default, one per core).
+THREADS: Optional[int] = None
+
+
 def run(cmd: List[str], log: str, every: float = 20.0) -> None:
     """Run a tool with its output in ``log``, printing its progress every ``every`` seconds;
     raise with the log's tail on failure."""
     os.makedirs(osp.dirname(log), exist_ok=True)
+    env = dict(os.environ, OMP_NUM_THREADS=str(THREADS)) if THREADS else None
     with open(log, 'w') as f:
-        proc = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT, cwd=ROOT)
+        proc = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT, cwd=ROOT, env=env)
         last_print = time.time()
         while proc.poll() is None:
             time.sleep(1.0)
@@ -219,21 +224,24 @@ def busy_cores(seconds: float = 1.0) -> Optional[float]:
     return (1 - (idle1 - idle0) / (total1 - total0)) * (os.cpu_count() or 1)
 
 
-def warn_if_busy() -> None:
-    """Say so when another process already keeps the CPU busy: every step then slows down
-    (measured in docs/results/busy.json)."""
+def choose_threads(requested: Optional[int]) -> Optional[int]:
+    """Intra-op threads for the runs: ``requested`` if given; else 1 when other processes
+    already keep a core busy, torch's default otherwise.
+
+    Measured here (docs/results/busy.json, tools/analysis_tools/benchmark_busy.py): next to one
+    busy process a ResNet-56 step takes 5.7x its idle time with 2 threads but 1.5x with 1
+    thread, because every parallel region waits for the thread that was descheduled.
+    """
+    if requested:
+        return requested
     busy = busy_cores()
     if busy is None or busy < 0.5:
-        return
-    measured = ''
-    busy_json = osp.join(ROOT, 'docs', 'results', 'busy.json')
-    if osp.isfile(busy_json):
-        with open(busy_json) as f:
-            slow = json.load(f)['slowdown']
-        worst = max(v for per in slow.values() for v in per.values())
-        measured = f' (measured here: up to {worst:.1f}x slower steps next to one busy process)'
-    print(f'[main job] WARNING: other processes keep {busy:.1f} of {os.cpu_count()} cores busy: '
-          f'training will be slower{measured}. Stop them for the quoted times.', flush=True)
+        return None
+    print(f'[main job] WARNING: other processes keep {busy:.1f} of {os.cpu_count()} cores busy. '
+          f'Training runs with 1 thread per process (next to one busy process that is measured '
+          f'1.5x slower than idle, 2 threads 5.7x); stop them for the quoted times, or set '
+          f'--threads.', flush=True)
+    return 1
 
 
 def main(argv: Optional[List[str]] = None) -> Dict:
@@ -250,6 +258,9 @@ def main(argv: Optional[List[str]] = None) -> Dict:
     parser.add_argument('--test-size', type=int,
                         help='test images (default: all 10000)')
     parser.add_argument('--methods', nargs='+', default=DEFAULT_METHODS, choices=list(METHODS))
+    parser.add_argument('--threads', type=int,
+                        help='intra-op threads per run (default: torch\'s, or 1 when other '
+                             'processes already keep a core busy)')
     parser.add_argument('--work-dir', default=osp.join('work_dirs', 'fmnist_main'))
     parser.add_argument('--seed', type=int, default=0, help='seed of the student runs')
     parser.add_argument('--teacher-seed', type=int, default=0,
@@ -281,7 +292,8 @@ def main(argv: Optional[List[str]] = None) -> Dict:
                              f'param_scheduler.1.end={max(teacher_epochs, 2)}']
     results: Dict[str, Dict] = {}
     t_start = time.time()
-    warn_if_busy()
+    global THREADS
+    THREADS = choose_threads(args.threads)
 
     # 1. the teacher, cached by settings
     teacher_ckpt = osp.join(work_root, 'teachers', f'resnet56_{teacher_tag}.pth')

@@ -26,10 +26,9 @@ import re
 import subprocess
 import sys
 import time
-from typing import TYPE_CHECKING, Dict, List, Optional
+from typing import Dict, List, Optional
 
-if TYPE_CHECKING:  # pragma: no cover
-    import numpy as np
+import numpy as np
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CFG = osp.join(ROOT, 'configs')
@@ -126,11 +125,10 @@ def train_and_test(name: str, config: str, work_dir: str, options: List[str]) ->
 PROTOCOL_JSON = osp.join(CFG, 'fashion_mnist', 'protocol_3seeds.json')
 
 
-def correct_vectors(work_dir: str) -> Dict[str, 'np.ndarray']:
+def correct_vectors(work_dir: str) -> Dict[str, np.ndarray]:
     """Per-image correctness of a run's test predictions (``predictions.pkl`` of tools/test.py):
     ``'pred'`` (the model's prediction: the vote for a multi-exit student) and, for a multi-exit
     student, ``'deepest'`` (its deepest exit alone)."""
-    import numpy as np
     import torch  # noqa: F401  (the pickle holds tensors)
     from mmengine.fileio import load
     preds = load(osp.join(work_dir, 'predictions.pkl'))
@@ -145,7 +143,6 @@ def table_rows(results: Dict, methods: List[str], work_root: str, tag: str,
                teacher_dir: str) -> List[Dict]:
     """One row per reported model: top-1, its standard error and (students) the paired
     difference to the student alone."""
-    sys.path.insert(0, ROOT)
     from mmreviewkd.evaluation.uncertainty import binomial_se, paired_difference
     vectors = {'teacher': correct_vectors(teacher_dir)}
     for key in methods:
@@ -185,7 +182,6 @@ def published_protocol() -> Dict[str, Dict]:
 
 def format_table(rows: List[Dict], header: str, reference: Dict[str, Dict]) -> str:
     """The main job's markdown table (see the module docstring for the columns)."""
-    sys.path.insert(0, ROOT)
     from mmreviewkd.evaluation.uncertainty import noise_mark
     n = len(rows[0]['correct'])
     lines = [header, '',

@@ -49,7 +49,7 @@ def main(argv=None) -> dict:
     # checkpoint of another architecture is refused), not by the Runner's non-strict load.
     cfg = build_runner_config(
         args.config, work_dir=args.work_dir, cfg_options=args.cfg_options,
-        launcher=args.launcher, load_from=None, out=args.out,
+        launcher=args.launcher, out=args.out,
         show_dir=args.show_dir, for_test=True)
     runner = Runner.from_cfg(cfg)
     model = runner.model.module if is_model_wrapper(runner.model) else runner.model

@@ -94,7 +94,6 @@ def build_runner_config(config: str,
                         launcher: str = 'none',
                         amp: bool = False,
                         resume: Optional[str] = None,
-                        load_from: Optional[str] = None,
                         out: Optional[str] = None,
                         show_dir: Optional[str] = None,
                         for_test: bool = False) -> Config:
@@ -109,7 +108,6 @@ def build_runner_config(config: str,
         amp (bool): Switch the optimizer wrapper to ``AmpOptimWrapper``.
         resume (str, optional): ``'auto'`` resumes from the latest checkpoint of the work dir,
             a path from that checkpoint.
-        load_from (str, optional): Checkpoint to evaluate (test).
         out (str, optional): Dump test predictions to this pickle file.
         show_dir (str, optional): Save visualised test predictions here.
         for_test (bool): Whether the config is used by ``tools/test.py``.
@@ -141,7 +139,7 @@ def build_runner_config(config: str,
     check_data_paths(cfg, ('test_dataloader', ) if for_test else
                      ('train_dataloader', 'val_dataloader'))
     if for_test:
-        cfg.load_from = load_from
+        cfg.load_from = None  # tools/test.py loads the checkpoint itself, strictly
         if out is not None:
             if not out.endswith(('.pkl', '.pickle')):
                 raise ValueError(f'--out must be a .pkl/.pickle file, got {out}')

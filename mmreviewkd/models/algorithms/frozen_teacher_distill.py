@@ -10,8 +10,8 @@ from mmreviewkd.utils import (check_mmcv_ops_for_config, clone_tensors, disable_
                               load_teacher_checkpoint)
 from ..utils.finite_guard import BufferSnapshot, raise_if_not_finite
 from ..utils.shape_inference import ShapeList
-from .connector_shapes import build_connectors, recorded
 from ..utils.teacher_normalization import TeacherNormalization
+from .connector_shapes import build_connectors, recorded
 
 
 class FrozenTeacherDistill(SingleTeacherDistill):

@@ -1,66 +1,113 @@
-"""The Fashion-MNIST benchmark protocol: every method, several seeds, mean +- std, plots.
+"""The Fashion-MNIST protocol: every method, several paired seeds, mean +- std, paired differences.
 
-    python tools/fmnist_benchmark.py                 # 3 seeds, all methods (about 90 min here)
-    python tools/fmnist_benchmark.py --quick         # smoke run: 1 seed, tiny data, 1 epoch
+    python tools/fmnist_benchmark.py                 # 5 seeds x 7 methods, main-job settings
+    python tools/fmnist_benchmark.py --quick         # smoke run: 1 seed, tiny data
 
-Runs ``tools/fmnist_main_job.py`` once per seed with every method (student alone, KD,
-ReviewKD, ReviewKD + KD, TSKD, TSKD + ReviewKD) in one work dir (default: the main job's), so
-the teacher (seed 0) is trained once and cached, and finished runs are reused: re-running the
-command only rebuilds the report. It aggregates the seeds' results into
-``work_dirs/fmnist_benchmark/summary.json``, a markdown table (``summary.md``, generated from the
-JSON, never typed) and ``accuracy.png`` (mean +- std per method).
+Runs ``tools/fmnist_main_job.py`` once per seed with every method (student alone, KD, ReviewKD,
+ReviewKD + KD, BYOT, TSKD, TSKD + ReviewKD) in one work dir (default: the main job's), so the
+teacher is trained once and cached and finished runs are reused: an interrupted protocol resumes
+where it stopped, and re-running a finished one only rebuilds the report. Seeds are paired across
+methods: seed s gives every method the same initialisation seed and data order. Multi-exit
+students' vote weights are fitted on the validation split (the last 5 000 training images); the
+test set is only evaluated.
+
+Writes ``summary.json`` (per row: mean, std, per-seed values, paired differences per seed
+against the student alone, KD and BYOT's vote, parameters and MACs per image at inference),
+``summary.md`` (generated from the JSON) and ``accuracy.png`` into ``--out``.
 """
 import argparse
 import json
 import os
 import os.path as osp
 import statistics
-import sys
-from typing import Dict, List
+import time
+from typing import Dict, List, Optional
+
+import fmnist_main_job as job
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-sys.path.insert(0, osp.join(ROOT, 'tools'))
-
 ALL_METHODS = ['student', 'kd', 'reviewkd', 'reviewkd_kd', 'byot', 'tskd', 'tskd_reviewkd']
+BASELINES = {'student': 'student alone (ResNet-20)', 'kd': 'KD (Hinton)',
+             'byot': 'BYOT (self-distillation, no teacher): vote'}
 
 
 def rows_of(result: Dict) -> Dict[str, float]:
-    """Accuracy per reported row of one seed's results.json."""
-    import fmnist_main_job as job
-    rows = {'teacher': result['teacher']['accuracy/top1']}
-    for key, metrics in result.items():
-        if key == 'teacher':
-            continue
-        name = job.METHODS[key][0]
-        if 'multi-exit/ensemble/top1' in metrics:
-            exits = sorted(k for k in metrics if k.startswith('multi-exit/exit') and
-                           k.endswith('/top1'))
-            rows[f'{name}: deepest exit'] = metrics[exits[-1]]
-            rows[f'{name}: vote'] = metrics['multi-exit/ensemble/top1']
-        else:
-            rows[name] = metrics['accuracy/top1']
+    """Top-1 per reported row (``ref`` name) of one seed's main-job result."""
+    rows = {}
+    for metrics in result.values():
+        for ref, row in metrics.get('rows', {}).items():
+            rows[ref] = row['top1']
     return rows
 
 
-def summarise(per_seed: List[Dict[str, float]]) -> Dict[str, Dict]:
-    names = list(per_seed[0])
+def mean_std(values: List[float]) -> Dict:
+    return dict(mean=statistics.mean(values),
+                std=statistics.stdev(values) if len(values) > 1 else 0.0,
+                n=len(values), values=values)
+
+
+def summarise(per_seed: List[Dict[str, float]], costs: Optional[Dict] = None) -> Dict[str, Dict]:
+    """Mean +- std per row and, per row, the per-seed paired differences to each baseline
+    present (same seed, same test images)."""
+    names = list(dict.fromkeys(n for r in per_seed for n in r))
     out = {}
     for name in names:
         values = [r[name] for r in per_seed if name in r]
-        out[name] = dict(mean=statistics.mean(values),
-                         std=statistics.stdev(values) if len(values) > 1 else 0.0,
-                         n=len(values), values=values)
+        out[name] = mean_std(values)
+        out[name]['diff'] = {}
+        for base_key, base in BASELINES.items():
+            pairs = [r[name] - r[base] for r in per_seed if name in r and base in r]
+            if pairs and base != name and name != 'teacher':
+                out[name]['diff'][base_key] = mean_std(pairs)
+        if costs and name in costs:
+            out[name].update(costs[name])
     return out
+
+
+def row_costs(methods: List[str]) -> Dict[str, Dict[str, float]]:
+    """Parameters and MACs per image at inference of every row's model (1x28x28 input)."""
+    from mmengine.config import Config
+    from mmengine.registry import DefaultScope
+
+    import mmreviewkd  # noqa: F401
+    from mmreviewkd.models.utils.flops import inference_cost
+    from mmreviewkd.registry import MODELS
+    out = {}
+    for key in ['teacher'] + methods:
+        name, cfg_file = job.TEACHER if key == 'teacher' else job.METHODS[key]
+        cfg = Config.fromfile(osp.join(job.CFG, cfg_file))
+        model_cfg = cfg.model.get('architecture', cfg.model)
+        with DefaultScope.overwrite_default_scope(cfg.get('default_scope', 'mmreviewkd')):
+            cost = inference_cost(MODELS.build(model_cfg), (1, 28, 28))
+        if 'model' in cost:
+            out['teacher' if key == 'teacher' else name] = cost['model']
+        else:
+            out[f'{name}: deepest exit'] = cost['deepest']
+            out[f'{name}: soft vote'] = out[f'{name}: vote'] = cost['vote']
+    return out
+
+
+def _diff_text(row: Dict, key: str) -> str:
+    d = row.get('diff', {}).get(key)
+    return '' if d is None else f'{d["mean"]:+.2f} ± {d["std"]:.2f}'
 
 
 def format_summary(summary: Dict, settings: Dict) -> str:
     """The markdown table of a summary (also used by tools/analysis_tools/results_tables.py)."""
-    lines = [f'Fashion-MNIST test top-1 (%), mean ± std over {len(settings["seeds"])} seeds '
-             f'{settings["seeds"]} (settings: {settings["main_job_args"]})', '',
-             '| method | top-1 mean | std | seeds | per seed |', '|---|---:|---:|---:|---|']
+    seeds = settings['seeds']
+    images = settings.get('test_images', 'the first 2 000')  # older protocols: 2 000
+    lines = [f'Fashion-MNIST test top-1 (%, {images} test images), mean ± std over '
+             f'{len(seeds)} paired seeds {seeds}; settings: {settings["main_job_args"]}. '
+             'Paired differences: mean ± std over seeds of (row - baseline) on the same seed.',
+             '', '| method | top-1 | vs student | vs KD | vs BYOT vote | params (M) | '
+             'MACs/image (M) | per seed |', '|---|---:|---:|---:|---:|---:|---:|---|']
     for name, s in summary.items():
         per = ', '.join(f'{v:.2f}' for v in s['values'])
-        lines.append(f'| {name} | {s["mean"]:.2f} | {s["std"]:.2f} | {s["n"]} | {per} |')
+        params = f'{s["params"] / 1e6:.3f}' if 'params' in s else ''
+        macs = f'{s["macs"] / 1e6:.1f}' if 'macs' in s else ''
+        lines.append(f'| {name} | {s["mean"]:.2f} ± {s["std"]:.2f} | '
+                     f'{_diff_text(s, "student")} | {_diff_text(s, "kd")} | '
+                     f'{_diff_text(s, "byot")} | {params} | {macs} | {per} |')
     return '\n'.join(lines) + '\n'
 
 
@@ -72,18 +119,20 @@ def write_report(summary: Dict, settings: Dict, out_dir: str) -> str:
         import matplotlib
         matplotlib.use('Agg')
         import matplotlib.pyplot as plt
-        names = list(summary)
-        fig, ax = plt.subplots(figsize=(7, 3.8))
+        names = [n for n in summary if n != 'teacher']
+        fig, ax = plt.subplots(figsize=(8, 4))
         ax.bar(range(len(names)), [summary[n]['mean'] for n in names],
                yerr=[summary[n]['std'] for n in names], capsize=4, color='#4c72b0')
         ax.set_xticks(range(len(names)))
-        ax.set_xticklabels(names, rotation=30, ha='right', fontsize=8)
+        ax.set_xticklabels(names, rotation=35, ha='right', fontsize=7)
         lo = min(summary[n]['mean'] - summary[n]['std'] for n in names)
-        ax.set_ylim(max(0, lo - 3), 100)
+        hi = max(summary[n]['mean'] + summary[n]['std'] for n in names)
+        ax.set_ylim(max(0, lo - 1), min(100, hi + 1))
         ax.set_ylabel('top-1 (%)')
-        ax.set_title('Fashion-MNIST, ResNet-56 -> ResNet-20')
+        ax.set_title(f'Fashion-MNIST, ResNet-56 -> ResNet-20, {len(settings["seeds"])} seeds')
         fig.tight_layout()
         fig.savefig(osp.join(out_dir, 'accuracy.png'), dpi=120)
+        plt.close(fig)
     except ImportError:  # pragma: no cover
         pass
     return table
@@ -91,13 +140,13 @@ def write_report(summary: Dict, settings: Dict, out_dir: str) -> str:
 
 def main(argv=None) -> Dict:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
-    parser.add_argument('--methods', nargs='+', default=ALL_METHODS, choices=ALL_METHODS)
+    parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2, 3, 4])
+    parser.add_argument('--methods', nargs='+', default=ALL_METHODS, choices=list(job.METHODS))
     parser.add_argument('--quick', action='store_true',
-                        help='smoke run: seed 0, 512 training / 256 test images, 1 epoch')
+                        help='smoke run: seed 0, 512 training / 256 test images')
     parser.add_argument('--work-dir', default=osp.join('work_dirs', 'fmnist_main'),
                         help='where the runs (and the cached teacher) live')
-    parser.add_argument('--out', default=osp.join('work_dirs', 'fmnist_benchmark'),
+    parser.add_argument('--out', default=osp.join('work_dirs', 'fmnist_protocol'),
                         help='where the summary, table and plot go')
     args, extra = parser.parse_known_args(argv)
     out_dir = osp.join(ROOT, args.out) if not osp.isabs(args.out) else args.out
@@ -108,22 +157,35 @@ def main(argv=None) -> Dict:
         seeds = [0]
         if args.work_dir == parser.get_default('work_dir'):
             args.work_dir = osp.join(out_dir, 'quick_runs')
-        main_args += ['--train-size', '512', '--test-size', '256', '--epochs', '1',
-                      '--teacher-epochs', '1']
-    import fmnist_main_job as job
-    per_seed = []
-    for seed in seeds:
+        main_args += ['--train-size', '512', '--teacher-train-size', '512', '--test-size', '256']
+    per_seed, t0 = [], time.time()
+    for i, seed in enumerate(seeds):
+        print(f'[protocol] seed {seed} ({i + 1}/{len(seeds)})', flush=True)
         result = job.main(main_args + ['--seed', str(seed), '--work-dir', args.work_dir,
                                        '--methods', *args.methods])
         per_seed.append(rows_of(result))
-    summary = summarise(per_seed)
-    settings = dict(seeds=seeds, main_job_args=' '.join(main_args) or 'quick default')
+        spent = time.time() - t0
+        print(f'[protocol] {i + 1}/{len(seeds)} seeds done in {spent / 60:.1f} min; about '
+              f'{spent / (i + 1) * (len(seeds) - i - 1) / 60:.0f} min to go', flush=True)
+    summary = summarise(per_seed, row_costs(args.methods))
+    run_settings = result_settings(args.work_dir)
+    settings = dict(seeds=seeds, main_job_args=' '.join(main_args) or 'quick default',
+                    test_images=run_settings['test_size'] or 10000,
+                    **{k: v for k, v in run_settings.items()
+                       if k not in ('seed', 'eval_split')})
     with open(osp.join(out_dir, 'summary.json'), 'w') as f:
         json.dump(dict(settings=settings, summary=summary), f, indent=2)
     table = write_report(summary, settings, out_dir)
     print(table)
     print(f'wrote {out_dir}/summary.json, summary.md and accuracy.png')
     return summary
+
+
+def result_settings(work_dir: str) -> Dict:
+    """The main job's settings of the last seed run (``results_test.json``)."""
+    root = osp.join(ROOT, work_dir) if not osp.isabs(work_dir) else work_dir
+    with open(osp.join(root, 'results_test.json')) as f:
+        return json.load(f)['settings']
 
 
 if __name__ == '__main__':

@@ -2,6 +2,8 @@
 import importlib.util
 import os.path as osp
 
+import pytest
+
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
@@ -31,3 +33,76 @@ def test_explicit_threads_win_and_an_idle_machine_keeps_the_default(monkeypatch)
     assert job.choose_threads(None) is None
     monkeypatch.setattr(job, 'busy_cores', lambda: 1.0)
     assert job.choose_threads(None) == 1
+
+
+def options_to_dict(options):
+    """``--cfg-options`` strings parsed as tools/train.py parses them."""
+    import argparse
+
+    from mmengine.config import DictAction
+    parser = argparse.ArgumentParser()
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    return parser.parse_args(['--cfg-options', *options]).cfg_options
+
+
+def build_split(options, loader, fmnist_root):
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+
+    from mmreviewkd.registry import DATASETS
+    cfg = Config.fromfile(osp.join(ROOT, 'configs', 'fashion_mnist', 'resnet20_fmnist.py'))
+    if options:
+        cfg.merge_from_dict(options_to_dict(options))
+    init_default_scope('mmreviewkd')
+    dataset = dict(cfg[loader].dataset, data_root=fmnist_root, pipeline=[])
+    return DATASETS.build(dataset)
+
+
+def test_validation_split_is_the_last_training_images_and_disjoint_from_training(fmnist_root):
+    """Training runs see the first images of the training split, validation the last 5000:
+    the same images every time, never one image in both."""
+    job = load_main_job()
+    train = build_split(job.train_options(1, job.TRAIN_PART, 64, 0), 'train_dataloader',
+                        fmnist_root)
+    val = build_split(job.train_options(1, 1000, 64, 0), 'val_dataloader', fmnist_root)
+    val_eval = build_split(job.eval_options('val', None), 'test_dataloader', fmnist_root)
+    test = build_split(job.eval_options('test', None), 'test_dataloader', fmnist_root)
+    full = build_split([], 'train_dataloader', fmnist_root)
+    assert (len(train), len(val), len(val_eval), len(test), len(full)) == (
+        55000, 5000, 5000, 10000, 60000)
+    for i in (0, 12345, 54999):  # training = the first 55000 of the training split
+        assert (train.get_data_info(i)['img'] == full.get_data_info(i)['img']).all()
+    for j in (0, 2500, 4999):  # validation = its last 5000, for training-time val and test.py
+        assert (val.get_data_info(j)['img'] == full.get_data_info(55000 + j)['img']).all()
+        assert (val_eval.get_data_info(j)['img'] == val.get_data_info(j)['img']).all()
+    assert test.split == 'test' and val_eval.split == 'train'
+    # MMPretrain's MNIST datasets load the test files when test_mode=True, whatever `split`
+    # says: the held-out images must come from the training files
+    assert not val.test_mode and not val_eval.test_mode
+
+
+def test_training_sizes_reaching_into_the_validation_split_are_refused(capsys):
+    job = load_main_job()
+    with pytest.raises(SystemExit):
+        job.main(['--train-size', '56000'])
+    assert 'the last 5000 training images are the validation split' in capsys.readouterr().err
+
+
+def test_progress_carries_the_running_loss_and_the_job_eta_follows_the_measured_rate(monkeypatch):
+    job = load_main_job()
+    log = ('12/01 04:25:58 - mmengine - INFO - Epoch(train) [1][200/313]  lr: 1.7593e-02  '
+           'eta: 0:01:16  time: 0.3440  data_time: 0.0262  loss: 0.7162  student.loss: 0.0616\n')
+    p = job.parse_progress(log)
+    assert (p['epoch'], p['iter'], p['total'], p['loss'], p['eta']) == (1, 200, 313, 0.7162,
+                                                                        '0:01:16')
+    assert job.progress_line(log) == 'train epoch 1, iter 200/313, loss 0.7162, eta 0:01:16'
+    now = [1000.0]
+    monkeypatch.setattr(job.time, 'time', lambda: now[0])
+    clock = job.JobClock({'student': 100.0, 'kd': 300.0})
+    clock.start('student')
+    now[0] += 60.0  # the student's 100 units took a minute
+    clock.finish('student', trained=True)
+    assert clock() == '3 min'  # 300 units left at the measured rate
+    clock.start('kd')
+    now[0] += 120.0
+    assert clock() == '1 min'

@@ -35,7 +35,7 @@ SOURCES = dict(
     early_exit='configs/tskd/early_exit_fmnist.json',
 )
 FILES = {
-    'README.md': ['fmnist_protocol', 'fmnist_reproduction', 'training_step', 'inference'],
+    'docs/benchmarks.md': ['fmnist_protocol', 'fmnist_reproduction', 'training_step', 'inference'],
     'configs/fashion_mnist/README.md': ['fmnist_protocol'],
     'configs/reviewkd/README.md': ['fmnist_protocol'],
     'configs/tskd/README.md': ['fmnist_protocol', 'early_exit'],

@@ -93,3 +93,43 @@ def multi_exit_macs(model: nn.Module, input_shape: Sequence[int]) -> Dict[str, L
     exit_costs.append(ensemble)
     return dict(exit=[float(v) for v in exit_costs], ensemble=float(ensemble),
                 branch=[float(v) for v in branch] + [float(head)])
+
+
+def inference_cost(model: nn.Module, input_shape: Sequence[int]) -> Dict[str, Dict[str, float]]:
+    """Parameters and MACs per image of a classifier at inference.
+
+    A distillation-only part (ABF connectors, the teacher) is not part of the deployed student
+    and is not counted: pass the student (``algorithm.student``).
+
+    Args:
+        model (nn.Module): A classifier with ``backbone`` (and optional ``neck``) and ``head``;
+            a :class:`MultiExitClassifier` is recognised by its ``exits``.
+        input_shape (Sequence[int]): (C, H, W) of one image.
+
+    Returns:
+        dict: ``{'model': {'params', 'macs'}}`` for a plain classifier; for a multi-exit one
+        ``'deepest'`` (backbone, neck and head only: the exit branches dropped) and ``'vote'``
+        (every exit runs).
+    """
+    def params(modules) -> float:
+        return float(sum(p.numel() for m in modules if m is not None for p in m.parameters()))
+
+    plain = [model.backbone, getattr(model, 'neck', None), model.head]
+    if hasattr(model, 'exits'):
+        macs = multi_exit_macs(model, input_shape)
+        deepest = macs['ensemble'] - sum(macs['branch'][:-1])
+        return dict(deepest=dict(params=params(plain), macs=deepest),
+                    vote=dict(params=params([model]), macs=macs['ensemble']))
+    was_training = model.training
+    model.eval()
+    counter = _MacCounter(model)
+    try:
+        with torch.no_grad():
+            feats = model.backbone(torch.zeros(1, *input_shape))
+            if getattr(model, 'neck', None) is not None:
+                feats = model.neck(feats)
+            model.head(feats)
+    finally:
+        counter.remove()
+        model.train(was_training)
+    return dict(model=dict(params=params(plain), macs=float(counter.total)))

@@ -11,6 +11,7 @@ import types
 from typing import Any, List
 
 import torch
+from packaging.version import Version
 
 _APPLIED: List[str] = []
 
@@ -73,7 +74,7 @@ def _quant_backend_config_broken() -> bool:
         from torch.ao.quantization.fuser_method_mappings import reverse2  # noqa: F401
     except Exception:
         return True
-    return torch.__version__ >= '2'
+    return Version(torch.__version__.split('+')[0]) >= Version('2')
 
 
 def _fix_mmrazor_quantization() -> None:

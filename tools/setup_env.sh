@@ -82,7 +82,7 @@ PIP=(pip_)
 
 stack_ok() {
     [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$(fingerprint)" ] && \
-        "$PY" -c "import torch, mmengine, mmpretrain, mmrazor, mmdet, joblib, pycocotools" \
+        "$PY" -c "import torch, mmengine, mmpretrain, mmrazor, mmdet, joblib, pycocotools, onnx, onnxruntime, onnxscript" \
         >/dev/null 2>&1
 }
 
@@ -97,12 +97,12 @@ else
     "${PIP[@]}" install -q -r requirements/build.txt "$SETUPTOOLS_PIN"
     say "installing $TORCH_SPEC (taken from local disk on this machine kind; large)"
     "${PIP[@]}" install -q $TORCH_SPEC "$SETUPTOOLS_PIN"
-    say "installing mmengine, mmpretrain, mmdet, mmrazor and the test tools"
+    say "installing mmengine, mmpretrain, mmdet, mmrazor, the test tools and ONNX (deployment)"
     # mmcv is installed in step 3 (lite or with ops); every other line of mminstall.txt here.
     MMREQ="$(mktemp)"
     grep -v '^mmcv' requirements/mminstall.txt > "$MMREQ"
     "${PIP[@]}" install -q -r "$MMREQ" -r requirements/runtime.txt -r requirements/tests.txt \
-        openmim $TORCH_SPEC "$SETUPTOOLS_PIN"
+        -r requirements/deploy.txt openmim $TORCH_SPEC "$SETUPTOOLS_PIN"
     # mmcv's own runtime dependencies (mmcv is installed --no-deps in step 3).
     "${PIP[@]}" install -q addict numpy packaging Pillow pyyaml yapf opencv-python "$SETUPTOOLS_PIN"
     rm -f "$MMREQ"

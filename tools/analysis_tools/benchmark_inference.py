@@ -21,13 +21,11 @@ import argparse
 import json
 import os
 import os.path as osp
-import sys
 import time
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-sys.path.insert(0, ROOT)
+import mmreviewkd  # noqa: F401
 
-import mmreviewkd  # noqa: E402,F401
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
 def images_per_second(fn, x, iters, warmup=2):

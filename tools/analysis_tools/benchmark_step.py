@@ -43,7 +43,6 @@ import time
 from typing import Dict, List, Optional
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-sys.path.insert(0, ROOT)
 
 VARIANTS = ['student', 'student_channels_last', 'kd', 'reviewkd', 'reviewkd_reference',
             'reviewkd_split_only', 'reviewkd_inference_mode', 'reviewkd_compiled', 'tskd']

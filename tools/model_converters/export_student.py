@@ -7,13 +7,9 @@ student's own config (e.g. ``configs/fashion_mnist/resnet20_fmnist.py``) with ``
 For a plain (non-distillation) checkpoint pass ``--prefix ''`` to just strip the training state.
 """
 import argparse
-import os.path as osp
-import sys
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
-
-import mmreviewkd  # noqa: E402,F401
-from mmreviewkd.apis.export import export_student  # noqa: E402
+import mmreviewkd  # noqa: F401
+from mmreviewkd.apis.export import export_student
 
 
 def main(argv=None) -> None:

@@ -44,10 +44,11 @@ def ensemble_vote(probs: Tensor,
         if weights is None or len(weights) != k:
             raise ValueError(f'vote="weighted" needs `vote_weights` with {k} entries (one per '
                              f'exit), got {weights}')
-        w = torch.as_tensor(weights, dtype=probs.dtype, device=probs.device)
-        if (w < 0).any() or w.sum() <= 0:
+        values = [float(v) for v in weights]  # checked in Python: traceable for ONNX export
+        if min(values) < 0 or sum(values) <= 0:
             raise ValueError(f'vote_weights must be non-negative and not all 0, got {weights}')
-        return (probs * w.view(k, 1, 1)).sum(0) / w.sum()
+        w = torch.tensor(values, dtype=probs.dtype, device=probs.device) / sum(values)
+        return (probs * w.view(k, 1, 1)).sum(0)
     # hard majority
     votes = torch.nn.functional.one_hot(probs.argmax(-1), probs.shape[-1]).to(probs.dtype)
     fractions = votes.sum(0) / k

@@ -44,6 +44,8 @@ METHODS = {
     'tskd_reviewkd': ('TSKD + ReviewKD', 'tskd/tskd_reviewkd_resnet56_resnet20_fmnist.py'),
     'tskd_byot_weights': ('TSKD (BYOT weights)',
                           'tskd/tskd_byot_weights_resnet56_resnet20_fmnist.py'),
+    'kd_a05': ('KD (CE/KD 0.5/0.5)', 'fashion_mnist/kd_a05_resnet56_resnet20_fmnist.py'),
+    'tskd_a05': ('TSKD (CE/KD 0.5/0.5)', 'tskd/tskd_a05_resnet56_resnet20_fmnist.py'),
 }
 DEFAULT_METHODS = ['student', 'kd', 'reviewkd', 'tskd']
 NO_TEACHER = ('student', 'byot')  # trained without the teacher checkpoint
@@ -89,7 +91,7 @@ JOB_ETA = None
 # Training cost per image relative to the student alone, for the job's ETA only (rough ratios
 # of the step times on 2 cores: docs/results/step.json, the teacher from its training log).
 RELATIVE_COST = dict(teacher=2.5, student=1.0, kd=1.6, reviewkd=2.2, reviewkd_kd=2.3, byot=1.3,
-                     tskd=1.7, tskd_reviewkd=2.6, tskd_byot_weights=1.7)
+                     tskd=1.7, tskd_reviewkd=2.6, tskd_byot_weights=1.7, kd_a05=1.6, tskd_a05=1.7)
 STUDENT_IMAGES_PER_S = 330.0  # before the first model finishes (2 idle cores, batch 64)
 
 
@@ -183,18 +185,23 @@ def train(name: str, config: str, work_dir: str, options: List[str], epochs: int
     return round((time.time() - t0) / 60, 2)
 
 
-def evaluate(config: str, work_dir: str, split: str, options: List[str]) -> Dict:
+def evaluate(config: str, work_dir: str, split: str, options: List[str],
+             name: Optional[str] = None) -> Dict:
     """Evaluate a run's last checkpoint with ``tools/test.py`` on ``split`` (``'val'``: the
-    held-out training images, ``'test'``: the test set); writes ``test_metrics_<split>.json``
-    and ``predictions_<split>.pkl`` and returns the metrics."""
+    held-out training images, ``'test'``: the test set); writes ``test_metrics_<name>.json``
+    and ``predictions_<name>.pkl`` (``name`` defaults to the split) and returns the metrics,
+    with the predictions' path under ``'predictions'``. Reuses an earlier evaluation."""
+    name = name or split
     ckpt = last_checkpoint(work_dir)
-    metrics_file = osp.join(work_dir, f'test_metrics_{split}.json')
-    run([sys.executable, 'tools/test.py', config, ckpt, '--work-dir', work_dir,
-         '--metrics-out', metrics_file, '--out', osp.join(work_dir, f'predictions_{split}.pkl'),
-         '--cfg-options', *options], osp.join(work_dir, f'test_{split}_stdout.log'))
+    metrics_file = osp.join(work_dir, f'test_metrics_{name}.json')
+    predictions = osp.join(work_dir, f'predictions_{name}.pkl')
+    if not (osp.isfile(metrics_file) and osp.isfile(predictions)):
+        run([sys.executable, 'tools/test.py', config, ckpt, '--work-dir', work_dir,
+             '--metrics-out', metrics_file, '--out', predictions, '--cfg-options', *options],
+            osp.join(work_dir, f'test_{name}_stdout.log'))
     with open(metrics_file) as f:
         metrics = json.load(f)
-    metrics['checkpoint'] = ckpt
+    metrics.update(checkpoint=ckpt, predictions=predictions)
     return metrics
 
 
@@ -222,20 +229,21 @@ VAL_SIZE = 5000
 TRAIN_PART = 60000 - VAL_SIZE
 # A multi-exit method -> where its vote settings live in the config
 MULTI_EXIT = {'byot': 'model', 'tskd': 'model.architecture',
-              'tskd_reviewkd': 'model.architecture', 'tskd_byot_weights': 'model.architecture'}
+              'tskd_reviewkd': 'model.architecture', 'tskd_byot_weights': 'model.architecture',
+              'tskd_a05': 'model.architecture'}
 # Methods with ReviewKD's HCL term: its weight is warmed up over 1/12 of the iterations (the
 # official schedule: 20 of 240 epochs), not the configs' 1 epoch
 REVIEW = ('reviewkd', 'reviewkd_kd', 'tskd_reviewkd')
 
 
-def correct_vectors(work_dir: str, split: str) -> Dict[str, np.ndarray]:
-    """Per-image correctness of a run's predictions on ``split`` (``predictions_<split>.pkl`` of
-    tools/test.py): ``'pred'`` (the model's prediction: the vote for a multi-exit student) and,
+def correct_vectors(predictions: str) -> Dict[str, np.ndarray]:
+    """Per-image correctness of a run's predictions (a ``--out`` pickle of tools/test.py):
+    ``'pred'`` (the model's prediction: the vote for a multi-exit student) and,
     for a multi-exit student, ``'deepest'`` (its deepest exit alone) and ``'soft'`` (the
     equal-weight vote of its exits)."""
     import torch  # noqa: F401  (the pickle holds tensors)
     from mmengine.fileio import load
-    preds = load(osp.join(work_dir, f'predictions_{split}.pkl'))
+    preds = load(predictions)
     gt = np.array([int(p['gt_label'].reshape(-1)[0]) for p in preds])
     out = {'pred': np.array([int(p['pred_label'].reshape(-1)[0]) for p in preds]) == gt}
     if 'exit_scores' in preds[0]:
@@ -245,12 +253,12 @@ def correct_vectors(work_dir: str, split: str) -> Dict[str, np.ndarray]:
     return out
 
 
-def table_rows(results: Dict, methods: List[str], run_dirs: Dict[str, str],
-               split: str) -> List[Dict]:
+def table_rows(results: Dict, methods: List[str]) -> List[Dict]:
     """One row per reported model: top-1, its standard error and (students) the paired
-    difference to the student alone, on ``split``."""
+    difference to the student alone, from each run's predictions."""
     from mmreviewkd.evaluation.uncertainty import binomial_se, paired_difference
-    vectors = {key: correct_vectors(run_dirs[key], split) for key in ['teacher'] + methods}
+    vectors = {key: correct_vectors(results[key]['predictions'])
+               for key in ['teacher'] + methods}
     rows = [dict(key='teacher', name=TEACHER[0], ref='teacher', correct=vectors['teacher']['pred'],
                  minutes=results['teacher'].get('train_minutes', 0))]
     for key in methods:
@@ -428,8 +436,7 @@ def run_model(key: str, name: str, config: str, work_dir: str, options: List[str
     extra: List[str] = []
     fitted = None
     if key in MULTI_EXIT:
-        if not osp.isfile(osp.join(work_dir, 'predictions_val.pkl')):
-            evaluate(config, work_dir, 'val', options + eval_options('val', None))
+        evaluate(config, work_dir, 'val', options + eval_options('val', None))
         fitted = fit_run_vote(work_dir)
         where = MULTI_EXIT[key]
         weights = ','.join(str(w) for w in fitted['weights'])
@@ -437,14 +444,11 @@ def run_model(key: str, name: str, config: str, work_dir: str, options: List[str
         print(f'[main job]   {name}: vote weights {fitted["weights"]} fitted on validation '
               f'({fitted["accuracy"]:.2f}% there; exits {fitted["exit_accuracy"]}, equal '
               f'weights {fitted["soft_accuracy"]:.2f}%)', flush=True)
-    metrics_file = osp.join(work_dir, f'test_metrics_{split}.json')
-    if osp.isfile(metrics_file) and osp.isfile(osp.join(work_dir, f'predictions_{split}.pkl')) \
-            and (fitted is None or split == 'val'):
-        with open(metrics_file) as f:
-            metrics = json.load(f)
-    else:
-        metrics = evaluate(config, work_dir, split, options + eval_options(split, test_size)
-                           + extra)
+    eval_opts = options + eval_options(split, test_size)
+    if fitted is None:
+        metrics = evaluate(config, work_dir, split, eval_opts)
+    else:  # the vote with the weights fitted on validation
+        metrics = evaluate(config, work_dir, split, eval_opts + extra, f'{split}_fitted_vote')
     metrics['train_minutes'] = minutes
     if fitted is not None:
         metrics['vote_weights'] = fitted
@@ -522,12 +526,14 @@ def main(argv: Optional[List[str]] = None) -> Dict:
             iters = -(-st['train_size'] // st['batch']) * st['epochs']
             options += [f'custom_hooks.0.warmup={max(1, iters // 12)}',
                         'custom_hooks.0.by_epoch=False']
-        run_dirs[key] = osp.join(work_root, f'{key}_{tag}')
+        # a distilled student's folder names its teacher: another teacher, another run
+        run_dirs[key] = osp.join(work_root, f'{key}_{tag}' if key in NO_TEACHER
+                                 else f'{key}_{tag}_T{teacher_tag}')
         results[key] = run_model(key, name, osp.join(CFG, cfg), run_dirs[key], options, split,
                                  st['test_size'], st['epochs'])
 
     # 3. the table: accuracies with their standard errors, paired differences to the student
-    rows = table_rows(results, args.methods, run_dirs, split)
+    rows = table_rows(results, args.methods)
     reference = published_protocol(st) if split == 'test' else {}
     header = (f'Fashion-MNIST {"validation" if split == "val" else "test"} top-1 (%): students '
               f'{st["epochs"]} epoch(s) on {st["train_size"]} training images, teacher '

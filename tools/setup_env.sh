@@ -20,7 +20,7 @@
 #   2. installs torch 2.14.1 / torchvision 0.29.1, mmengine, mmpretrain, mmdet, mmrazor and the
 #      undeclared extras (joblib, pycocotools, ...);
 #   3. installs mmcv-lite, or (--with-ops) mmcv with compiled ops from the cached wheel;
-#   4. installs mmreviewkd in editable mode (which also creates mmreviewkd/.mim for `mim`);
+#   4. installs mmreviewkd in development mode, visible to `mim` (also creates mmreviewkd/.mim);
 #   5. puts Fashion-MNIST under data/fashion_mnist/ (Debian's dataset-fashion-mnist package, else
 #      MMPretrain's own download on first use) and generates the COCO-format detection data.
 #
@@ -201,9 +201,22 @@ else
 fi
 
 # ---------------------------------------------------------------------------------------------
-# 4. mmreviewkd itself (editable); cheap, so always refreshed
-say "installing mmreviewkd in editable mode"
-"${PIP[@]}" install -q --no-deps --no-build-isolation -e "$ROOT"
+# 4. mmreviewkd itself (editable); cheap, so always refreshed.
+# A development install `mim` can see: mim 0.3 looks for the package at <location of its install
+# metadata>/mmreviewkd, which a PEP 660 editable install (`pip install -e`) puts in site-packages
+# where no package folder exists; a legacy `setup.py develop` install points it at the working
+# tree. setuptools >= 80 dropped that mode, so it runs with setuptools 79 from a side folder
+# (.venv keeps its own setuptools pin).
+say "installing mmreviewkd in development mode (visible to mim)"
+ST_LEGACY="$CACHE/setuptools-79.0.1"
+if [ ! -f "$ST_LEGACY/setuptools/__init__.py" ]; then
+    "${PIP[@]}" install -q --no-deps --target "$ST_LEGACY" "setuptools==79.0.1"
+fi
+"${PIP[@]}" uninstall -q -y mmreviewkd >/dev/null 2>&1 || true  # a PEP 660 install would shadow it
+(cd "$ROOT" && PYTHONPATH="$ST_LEGACY" "$PY" setup.py -q develop --no-deps >/dev/null 2>&1) || {
+    say "setup.py develop failed; falling back to pip install -e (mim will not see the package)"
+    "${PIP[@]}" install -q --no-deps --no-build-isolation -e "$ROOT"
+}
 
 # ---------------------------------------------------------------------------------------------
 # 5. Fashion-MNIST under data/

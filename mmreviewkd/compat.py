@@ -3,8 +3,7 @@ MMDet 3.3.0, MMRazor 1.0.0) work on current torch (tested: 2.14.1).
 
 Everything lives here, applied once by ``import mmreviewkd`` (which imports this module before
 anything imports MMRazor). Each fix says which upstream version breaks and why, and each has a
-test in ``tests/test_compat.py`` that fails without it. Call :func:`applied_fixes` to see which
-ones were applied in this process.
+test that fails without it. :func:`applied_fixes` lists the ones applied in this process.
 """
 import sys
 import types

@@ -1,7 +1,7 @@
 # ReviewKD on the FPN outputs of any MMDet detector (docs/design.md §2): every neck level is recorded
 # (no pooled level), reviewed by 256-channel ABFs (in = mid = out = 256, inferred) and matched by
-# HCL. The detection heads keep using the student's own FPN outputs. Used as
-# `_base_.reviewkd_fpn_distiller` by the detection configs.
+# HCL. The detection heads keep using the student's own FPN outputs. The distiller of
+# `reviewkd_det` below.
 reviewkd_fpn_distiller = dict(
     type='mmrazor.ConfigurableDistiller',
     student_recorders=dict(fpn=dict(type='mmreviewkd.StageFeatures', source='neck',
@@ -15,9 +15,10 @@ reviewkd_fpn_distiller = dict(
             s_feats=dict(from_student=True, recorder='fpn', connector='review'),
             t_feats=dict(from_student=False, recorder='fpn'))))
 
-# The ReviewKD wrapper of the COCO configs: it replaces the MMDet base's `model` (`_delete_`); a
-# pair config adds `architecture`, `teacher` (the base detector with one of `fpn_backbones`),
-# `teacher_ckpt` and the pair's HCL weight.
+# The ReviewKD wrapper of the detection configs: it replaces the MMDet base's `model`
+# (`_delete_`); a config adds `architecture`, `teacher` (the base detector, on COCO with one of
+# `fpn_backbones`: configs/reviewkd_det/_base_/), `teacher_ckpt` and the pair's HCL weight (the
+# Fashion-MNIST COCO configs also their smaller `input_shape`).
 reviewkd_det = dict(
     _delete_=True,
     _scope_='mmreviewkd',

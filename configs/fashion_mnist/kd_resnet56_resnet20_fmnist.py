@@ -1,7 +1,7 @@
 # Classic KD (Hinton et al. 2015) with MMRazor's SingleTeacherDistill + KLDivergence:
 # ResNet-56 teacher -> ResNet-20 student on Fashion-MNIST. Loss = 0.1 * CE + 0.9 * tau^2 * KL
 # with tau = 4 (the RepDistiller KD recipe).
-_base_ = ['./resnet20_fmnist.py']
+_base_ = ['./resnet20_fmnist.py', '../_base_/distillers/kd.py']
 
 teacher_ckpt = 'work_dirs/teachers/resnet56_fmnist.pth'
 
@@ -18,14 +18,6 @@ model = dict(
     architecture=student,
     teacher=teacher,
     teacher_ckpt=teacher_ckpt,
-    distiller=dict(
-        type='ConfigurableDistiller',
-        student_recorders=dict(fc=dict(type='ModuleOutputs', source='head.fc')),
-        teacher_recorders=dict(fc=dict(type='ModuleOutputs', source='head.fc')),
-        distill_losses=dict(loss_kl=dict(type='KLDivergence', tau=4, loss_weight=0.9)),
-        loss_forward_mappings=dict(
-            loss_kl=dict(
-                preds_S=dict(from_student=True, recorder='fc'),
-                preds_T=dict(from_student=False, recorder='fc')))),
+    distiller=_base_.kd_distiller,
 )
 find_unused_parameters = False

@@ -1,11 +1,3 @@
 # Teacher: CIFAR ResNet-56 on Fashion-MNIST.
-_base_ = [
-    '../_base_/models/resnet_cifar_cls.py',
-    '../_base_/datasets/fashion_mnist_bs128.py',
-    '../_base_/schedules/fmnist_sgd_cosine.py',
-    '../_base_/default_runtime.py',
-]
-model = dict(
-    backbone=dict(depth=56, in_channels=1),
-    data_preprocessor={{_base_.fmnist_preprocessor}},
-)
+_base_ = ['./_base_/resnet_cifar_fmnist.py']
+model = dict(backbone=dict(depth=56))

@@ -2,7 +2,7 @@
 # Student stage outputs + pooled feature are reviewed by the ABF chain (one pass per step) and
 # matched to the teacher's by HCL. Loss weight 0.6 = the official R56->R20 CIFAR-100 weight; the
 # weight is warmed up linearly (official: over 20 of 240 epochs; here over 1/12 of the schedule).
-_base_ = ['./resnet20_fmnist.py']
+_base_ = ['./resnet20_fmnist.py', '../_base_/distillers/reviewkd.py']
 
 teacher_ckpt = 'work_dirs/teachers/resnet56_fmnist.pth'
 teacher = dict(_base_.model, backbone=dict(_base_.model.backbone, depth=56))
@@ -16,16 +16,9 @@ model = dict(
     teacher=teacher,
     teacher_ckpt=teacher_ckpt,
     distiller=dict(
-        type='ConfigurableDistiller',
-        # backbone stage outputs (out_indices) + the GAP neck's output as a 1x1 map
-        student_recorders=dict(feats=dict(type='StageFeatures')),
+        _base_.reviewkd_distiller,
         # official CIFAR behaviour: the teacher's stages *before* their final ReLU
         teacher_recorders=dict(feats=dict(type='StageFeatures', preact=True)),
-        connectors=dict(review=dict(type='ReviewKDConnector')),
-        distill_losses=dict(loss_hcl=dict(type='HCLLoss', loss_weight=0.6)),
-        loss_forward_mappings=dict(
-            loss_hcl=dict(
-                s_feats=dict(from_student=True, recorder='feats', connector='review'),
-                t_feats=dict(from_student=False, recorder='feats')))),
+        distill_losses=dict(loss_hcl=dict(type='HCLLoss', loss_weight=0.6))),
 )
 custom_hooks = [dict(type='DistillLossWarmupHook', warmup=1, by_epoch=True)]

@@ -4,10 +4,8 @@ _base_ = ['./_base_/reviewkd_cifar100.py']
 
 teacher_ckpt = 'work_dirs/cifar100/resnet110_cifar100/teacher.pth'
 model = dict(
-    architecture=dict(_base_.cifar_models.resnet32, data_preprocessor=_base_.data_preprocessor),
+    architecture=_base_.cifar_models.resnet32,
     teacher=_base_.cifar_models.resnet110,
     teacher_ckpt=teacher_ckpt,
-    distiller=dict(
-        distill_losses=dict(loss_hcl=dict(loss_weight=1.0)),
-    ),
+    distiller=dict(distill_losses=dict(loss_hcl=dict(loss_weight=1.0))),
 )

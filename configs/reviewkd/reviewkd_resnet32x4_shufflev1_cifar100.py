@@ -5,11 +5,9 @@ _base_ = ['./_base_/reviewkd_cifar100.py']
 
 teacher_ckpt = 'work_dirs/cifar100/resnet32x4_cifar100/teacher.pth'
 model = dict(
-    architecture=dict(_base_.cifar_models.shufflev1, data_preprocessor=_base_.data_preprocessor),
+    architecture=_base_.cifar_models.shufflev1,
     teacher=_base_.cifar_models.resnet32x4,
     teacher_ckpt=teacher_ckpt,
-    distiller=dict(
-        distill_losses=dict(loss_hcl=dict(loss_weight=5.0)),
-    ),
+    distiller=dict(distill_losses=dict(loss_hcl=dict(loss_weight=5.0))),
 )
 optim_wrapper = dict(optimizer=dict(lr=0.02))

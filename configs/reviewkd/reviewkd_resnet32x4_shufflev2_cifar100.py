@@ -5,7 +5,7 @@ _base_ = ['./_base_/reviewkd_cifar100.py']
 
 teacher_ckpt = 'work_dirs/cifar100/resnet32x4_cifar100/teacher.pth'
 model = dict(
-    architecture=dict(_base_.cifar_models.shufflev2, data_preprocessor=_base_.data_preprocessor),
+    architecture=_base_.cifar_models.shufflev2,
     teacher=_base_.cifar_models.resnet32x4,
     teacher_ckpt=teacher_ckpt,
     distiller=dict(

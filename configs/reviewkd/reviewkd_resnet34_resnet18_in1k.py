@@ -17,7 +17,7 @@ def _resnet(depth, channels):
 
 
 model = dict(
-    architecture=dict(_resnet(18, 512), data_preprocessor=_base_.data_preprocessor),
+    architecture=_resnet(18, 512),
     teacher=_resnet(34, 512),
     teacher_ckpt='checkpoints/resnet34_in1k.pth',
     distiller=dict(distill_losses=dict(loss_hcl=dict(loss_weight=1.0))),

@@ -6,7 +6,6 @@ model = dict(
     architecture=dict(
         _scope_='mmpretrain',
         type='ImageClassifier',
-        data_preprocessor=_base_.data_preprocessor,
         backbone=dict(type='mmreviewkd.MobileNetV1', out_indices=(0, 1, 2, 3)),
         neck=dict(type='GlobalAveragePooling'),
         head=dict(type='LinearClsHead', num_classes=1000, in_channels=1024,

@@ -6,7 +6,7 @@ _base_ = ['./_base_/reviewkd_cifar100.py']
 
 teacher_ckpt = 'work_dirs/cifar100/resnet50_cifar100/teacher.pth'
 model = dict(
-    architecture=dict(_base_.cifar_models.mobilenetv2, data_preprocessor=_base_.data_preprocessor),
+    architecture=_base_.cifar_models.mobilenetv2,
     teacher=_base_.cifar_models.resnet50,
     teacher_ckpt=teacher_ckpt,
     distiller=dict(

@@ -6,7 +6,7 @@ _base_ = ['./_base_/reviewkd_cifar100.py']
 
 teacher_ckpt = 'work_dirs/cifar100/vgg13_cifar100/teacher.pth'
 model = dict(
-    architecture=dict(_base_.cifar_models.mobilenetv2, data_preprocessor=_base_.data_preprocessor),
+    architecture=_base_.cifar_models.mobilenetv2,
     teacher=_base_.cifar_models.vgg13,
     teacher_ckpt=teacher_ckpt,
     distiller=dict(

@@ -4,10 +4,8 @@ _base_ = ['./_base_/reviewkd_cifar100.py']
 
 teacher_ckpt = 'work_dirs/cifar100/wrn_40_2_cifar100/teacher.pth'
 model = dict(
-    architecture=dict(_base_.cifar_models.wrn_16_2, data_preprocessor=_base_.data_preprocessor),
+    architecture=_base_.cifar_models.wrn_16_2,
     teacher=_base_.cifar_models.wrn_40_2,
     teacher_ckpt=teacher_ckpt,
-    distiller=dict(
-        distill_losses=dict(loss_hcl=dict(loss_weight=5.0)),
-    ),
+    distiller=dict(distill_losses=dict(loss_hcl=dict(loss_weight=5.0))),
 )

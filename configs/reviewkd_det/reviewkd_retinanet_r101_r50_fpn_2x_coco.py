@@ -2,17 +2,12 @@
 # (the official weight of this pair). HCL over every FPN level with 256-channel ABFs; the heads use
 # the student's own FPN outputs. MMDet's 2x schedule (the official 180k iterations at batch 16).
 # teacher_ckpt: a trained MMDet retinanet R101-FPN (MMDet model zoo or the base config).
-_base_ = ['mmdet::retinanet/retinanet_r50_fpn_2x_coco.py', '../_base_/reviewkd_fpn.py']
-
+_base_ = ['./_base_/reviewkd_retinanet_fpn_2x_coco.py']
 
 student_net, teacher_net = _base_.fpn_backbones.r50, _base_.fpn_backbones.r101
 model = dict(
-    _base_.reviewkd_det,
-    architecture=dict(_base_.model, _scope_='mmdet', backbone=student_net.backbone,
-                      neck=dict(_base_.model.neck, in_channels=student_net.in_channels)),
-    teacher=dict(_base_.model, _scope_='mmdet', backbone=teacher_net.backbone,
-                 neck=dict(_base_.model.neck, in_channels=teacher_net.in_channels)),
+    architecture=dict(backbone=student_net.backbone,
+                      neck=dict(in_channels=student_net.in_channels)),
+    teacher=dict(backbone=teacher_net.backbone, neck=dict(in_channels=teacher_net.in_channels)),
     teacher_ckpt='checkpoints/retinanet_r101_fpn_2x_coco.pth',
-    distiller=dict(_base_.reviewkd_fpn_distiller,
-                   distill_losses=dict(loss_hcl=dict(type='mmreviewkd.HCLLoss', loss_weight=1.0))))
-find_unused_parameters = False
+    distiller=dict(distill_losses=dict(loss_hcl=dict(loss_weight=1.0))))

@@ -5,21 +5,10 @@ _base_ = [
     'mmpretrain::_base_/datasets/imagenet_bs32.py',
     'mmpretrain::_base_/schedules/imagenet_bs256.py',
     'mmpretrain::_base_/default_runtime.py',
+    '../../_base_/models/reviewkd_classifier.py',
 ]
 
 model = dict(
-    _scope_='mmreviewkd',
-    type='ReviewKDDistill',
-    data_preprocessor=None,
+    architecture=dict(data_preprocessor=_base_.data_preprocessor),  # + the pair's student
     input_shape=(3, 224, 224),
-    distiller=dict(
-        type='ConfigurableDistiller',
-        student_recorders=dict(feats=dict(type='StageFeatures')),
-        teacher_recorders=dict(feats=dict(type='StageFeatures')),
-        connectors=dict(review=dict(type='ReviewKDConnector')),
-        distill_losses=dict(loss_hcl=dict(type='HCLLoss', loss_weight=1.0)),
-        loss_forward_mappings=dict(
-            loss_hcl=dict(
-                s_feats=dict(from_student=True, recorder='feats', connector='review'),
-                t_feats=dict(from_student=False, recorder='feats')))),
 )

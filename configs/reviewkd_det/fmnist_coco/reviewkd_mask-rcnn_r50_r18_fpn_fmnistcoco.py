@@ -7,12 +7,8 @@ teacher = dict(
     backbone=dict(_base_.model.backbone, depth=50),
     neck=dict(_base_.model.neck, in_channels=[256, 512, 1024, 2048]))
 model = dict(
-    _delete_=True,
-    _scope_='mmreviewkd',
-    type='ReviewKDDistill',
-    data_preprocessor=None,  # the student's DetDataPreprocessor
+    _base_.reviewkd_det,
     input_shape=(3, 128, 128),
     architecture=dict(_base_.model, _scope_='mmdet'),
     teacher=dict(teacher, _scope_='mmdet'),
-    teacher_ckpt='work_dirs/teachers/mask-rcnn_r50_fpn_fmnistcoco.pth',
-    distiller=_base_.reviewkd_fpn_distiller)
+    teacher_ckpt='work_dirs/teachers/mask-rcnn_r50_fpn_fmnistcoco.pth')

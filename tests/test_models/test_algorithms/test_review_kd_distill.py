@@ -19,23 +19,19 @@ def classifier(depth, out_indices=(0, 1, 2), in_channels=3, num_classes=10, widt
                   in_channels=64 * width, loss=dict(type='mmpretrain.CrossEntropyLoss')))
 
 
-def reviewkd(student, teacher, preact=True, weight=1.0, input_shape=(3, 32, 32), **kwargs):
-    return dict(
-        type='ReviewKDDistill',
-        architecture=student,
-        teacher=teacher,
-        input_shape=input_shape,
-        distiller=dict(
-            type='ConfigurableDistiller',
-            student_recorders=dict(feats=dict(type='StageFeatures')),
-            teacher_recorders=dict(feats=dict(type='StageFeatures', preact=preact)),
-            connectors=dict(review=dict(type='ReviewKDConnector')),
-            distill_losses=dict(loss_hcl=dict(type='HCLLoss', loss_weight=weight)),
-            loss_forward_mappings=dict(
-                loss_hcl=dict(
-                    s_feats=dict(from_student=True, recorder='feats', connector='review'),
-                    t_feats=dict(from_student=False, recorder='feats')))),
-        **kwargs)
+@pytest.fixture(scope='module')
+def reviewkd(review_distiller_cfg):
+    """Factory ``reviewkd(student, teacher, preact=True, weight=1.0, input_shape=(3, 32, 32),
+    **kwargs) -> dict``: a ReviewKDDistill config."""
+    def make(student, teacher, preact=True, weight=1.0, input_shape=(3, 32, 32), **kwargs):
+        return dict(
+            type='ReviewKDDistill',
+            architecture=student,
+            teacher=teacher,
+            input_shape=input_shape,
+            distiller=review_distiller_cfg(weight, preact),
+            **kwargs)
+    return make
 
 
 def build(cfg):
@@ -50,7 +46,7 @@ def batch(n=4, c=3, hw=32, num_classes=10):
 
 
 @pytest.fixture(scope='module')
-def algo():
+def algo(reviewkd):
     torch.manual_seed(0)
     return build(reviewkd(classifier(8), classifier(14)))
 
@@ -101,25 +97,25 @@ def test_teacher_preact_features_are_recorded_before_relu(algo):
     assert (t_feats[3] >= 0).all() and t_feats[3].shape == (4, 64, 1, 1)
 
 
-def test_preact_false_gives_post_activation_teacher():
+def test_preact_false_gives_post_activation_teacher(reviewkd):
     algo = build(reviewkd(classifier(8), classifier(14), preact=False))
     algo.loss(*batch())
     t_feats = algo.distiller.teacher_recorders.get_recorder('feats').get_record_data()
     assert all((t >= 0).all() for t in t_feats)
 
 
-def test_stage_count_mismatch_fails_at_build_time_naming_keys():
+def test_stage_count_mismatch_fails_at_build_time_naming_keys(reviewkd):
     with pytest.raises(ValueError, match='out_indices') as err:
         build(reviewkd(classifier(8, out_indices=(1, 2)), classifier(14)))
     assert 'model.distiller.connectors.review' in str(err.value)
 
 
-def test_wrong_input_shape_is_reported():
+def test_wrong_input_shape_is_reported(reviewkd):
     with pytest.raises(ValueError, match='input_shape'):
         build(reviewkd(classifier(8, in_channels=1), classifier(14, in_channels=1)))
 
 
-def test_explicit_channels_override_and_are_checked():
+def test_explicit_channels_override_and_are_checked(reviewkd):
     cfg = reviewkd(classifier(8), classifier(14))
     cfg['distiller']['connectors']['review'].update(in_channels=[16, 32, 64, 64],
                                                     out_channels=[16, 32, 64, 32])
@@ -127,7 +123,7 @@ def test_explicit_channels_override_and_are_checked():
         build(cfg)
 
 
-def test_non_finite_loss_stops_training_naming_the_loss():
+def test_non_finite_loss_stops_training_naming_the_loss(reviewkd):
     algo = build(reviewkd(classifier(8), classifier(14)))
     x, samples = batch()
     algo.teacher.backbone.conv1.weight.data.fill_(float('inf'))  # only the HCL term breaks
@@ -136,7 +132,7 @@ def test_non_finite_loss_stops_training_naming_the_loss():
 
 
 def test_nan_batch_leaves_weights_buffers_and_optimizer_bitwise_unchanged(
-        assert_nan_batch_leaves_model_untouched):
+        assert_nan_batch_leaves_model_untouched, reviewkd):
     torch.manual_seed(0)
     algo = build(reviewkd(classifier(8), classifier(14)))
     assert_nan_batch_leaves_model_untouched(algo, *batch())
@@ -151,7 +147,7 @@ def test_predict_uses_the_student(algo):
                                torch.stack([o.pred_score for o in ref]))
 
 
-def test_resnet34_to_resnet18_at_224():
+def test_resnet34_to_resnet18_at_224(reviewkd):
     def mmpretrain_resnet(depth):
         return dict(
             _scope_='mmpretrain',
@@ -183,7 +179,7 @@ def test_training_batch_of_one_image_trains(algo):
     algo.zero_grad()
 
 
-def test_teacher_sizes_follow_the_input_size_at_run_time():
+def test_teacher_sizes_follow_the_input_size_at_run_time(reviewkd):
     """CIFAR ResNet teacher (maps 32/16/8 at 32x32) and an MMPretrain ResNet-18 student (maps
     8/4/2): built at 32x32, trained at 40x40 and 64x64 (multi-scale, random-resized crops)."""
     student = dict(

@@ -10,28 +10,17 @@ from mmpretrain.structures import DataSample
 from mmreviewkd.registry import MODELS
 
 
-def review_distiller(split_attention=True):
-    return dict(
-        type='ConfigurableDistiller',
-        student_recorders=dict(feats=dict(type='StageFeatures')),
-        teacher_recorders=dict(feats=dict(type='StageFeatures', preact=True)),
-        connectors=dict(review=dict(type='ReviewKDConnector', split_attention=split_attention)),
-        distill_losses=dict(loss_hcl=dict(type='HCLLoss', loss_weight=0.7)),
-        loss_forward_mappings=dict(loss_hcl=dict(
-            s_feats=dict(from_student=True, recorder='feats', connector='review'),
-            t_feats=dict(from_student=False, recorder='feats'))))
-
-
 @pytest.fixture(scope='module')
-def algorithm(classifier_cfg):
+def algorithm(classifier_cfg, review_distiller_cfg):
     """Factory: a ReviewKD or TSKD + ReviewKD algorithm (R14 -> R8) with the given options."""
     def make(kind, split_attention=True, **options):
+        distiller = review_distiller_cfg(0.7, split_attention=split_attention)
         if kind == 'reviewkd':
             cfg = dict(type='ReviewKDDistill', architecture=classifier_cfg(8),
-                       teacher=classifier_cfg(14), distiller=review_distiller(split_attention))
+                       teacher=classifier_cfg(14), distiller=distiller)
         else:  # TSKD + ReviewKD: logits and features of the teacher
             cfg = dict(type='TSKDDistill', architecture=classifier_cfg(8, multi_exit=True),
-                       teacher=classifier_cfg(14), distiller=review_distiller(split_attention))
+                       teacher=classifier_cfg(14), distiller=distiller)
         cfg.update(input_shape=(3, 32, 32), **options)
         with DefaultScope.overwrite_default_scope('mmreviewkd'):
             return MODELS.build(copy.deepcopy(cfg))

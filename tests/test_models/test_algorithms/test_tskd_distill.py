@@ -9,21 +9,13 @@ from mmreviewkd.registry import MODELS
 
 
 @pytest.fixture(scope='module')
-def tskd(classifier_cfg):
+def tskd(classifier_cfg, review_distiller_cfg):
     """Factory: TSKD (R14 -> multi-exit R8), optionally with ReviewKD's feature loss."""
     def make(with_review=False, **kwargs):
         cfg = dict(type='TSKDDistill', architecture=classifier_cfg(8, True),
                    teacher=classifier_cfg(14), input_shape=(3, 32, 32), **kwargs)
         if with_review:
-            cfg['distiller'] = dict(
-                type='ConfigurableDistiller',
-                student_recorders=dict(feats=dict(type='StageFeatures')),
-                teacher_recorders=dict(feats=dict(type='StageFeatures', preact=True)),
-                connectors=dict(review=dict(type='ReviewKDConnector')),
-                distill_losses=dict(loss_hcl=dict(type='HCLLoss', loss_weight=0.6)),
-                loss_forward_mappings=dict(loss_hcl=dict(
-                    s_feats=dict(from_student=True, recorder='feats', connector='review'),
-                    t_feats=dict(from_student=False, recorder='feats'))))
+            cfg['distiller'] = review_distiller_cfg(0.6)
         with DefaultScope.overwrite_default_scope('mmreviewkd'):
             return MODELS.build(copy.deepcopy(cfg))
     return make

@@ -21,7 +21,7 @@ import os
 import os.path as osp
 import statistics
 import time
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 import fmnist_main_job as job
 
@@ -159,6 +159,7 @@ def main(argv=None) -> Dict:
             args.work_dir = osp.join(out_dir, 'quick_runs')
         main_args += ['--train-size', '512', '--teacher-train-size', '512', '--test-size', '256']
     per_seed, t0 = [], time.time()
+    costs = row_costs(args.methods)
     for i, seed in enumerate(seeds):
         print(f'[protocol] seed {seed} ({i + 1}/{len(seeds)})', flush=True)
         result = job.main(main_args + ['--seed', str(seed), '--work-dir', args.work_dir,
@@ -167,18 +168,26 @@ def main(argv=None) -> Dict:
         spent = time.time() - t0
         print(f'[protocol] {i + 1}/{len(seeds)} seeds done in {spent / 60:.1f} min; about '
               f'{spent / (i + 1) * (len(seeds) - i - 1) / 60:.0f} min to go', flush=True)
-    summary = summarise(per_seed, row_costs(args.methods))
-    run_settings = result_settings(args.work_dir)
-    settings = dict(seeds=seeds, main_job_args=' '.join(main_args) or 'quick default',
-                    test_images=run_settings['test_size'] or 10000,
-                    **{k: v for k, v in run_settings.items()
-                       if k not in ('seed', 'eval_split')})
-    with open(osp.join(out_dir, 'summary.json'), 'w') as f:
-        json.dump(dict(settings=settings, summary=summary), f, indent=2)
-    table = write_report(summary, settings, out_dir)
-    print(table)
+        # the summary so far, rewritten after every seed: an interrupted protocol keeps it
+        summary, settings = write_summary(per_seed, costs, seeds[:i + 1], main_args,
+                                          args.work_dir, out_dir)
+    print(format_summary(summary, settings))
     print(f'wrote {out_dir}/summary.json, summary.md and accuracy.png')
     return summary
+
+
+def write_summary(per_seed: List[Dict[str, float]], costs: Dict, seeds: List[int],
+                  main_args: List[str], work_dir: str, out_dir: str) -> Tuple[Dict, Dict]:
+    """Aggregate the seeds run so far into ``summary.json``, ``summary.md`` and the plot."""
+    summary = summarise(per_seed, costs)
+    run_settings = result_settings(work_dir)
+    settings = dict(seeds=seeds, main_job_args=' '.join(main_args) or 'quick default',
+                    test_images=run_settings['test_size'] or 10000,
+                    **{k: v for k, v in run_settings.items() if k not in ('seed', 'eval_split')})
+    with open(osp.join(out_dir, 'summary.json'), 'w') as f:
+        json.dump(dict(settings=settings, summary=summary), f, indent=2)
+    write_report(summary, settings, out_dir)
+    return summary, settings
 
 
 def result_settings(work_dir: str) -> Dict:

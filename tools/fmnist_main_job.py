@@ -1,22 +1,27 @@
 """The main job on the embedded default data: distillation on Fashion-MNIST, end to end.
 
 Trains the ResNet-56 teacher, then the ResNet-20 student alone, with classic KD, with ReviewKD
-and with TSKD (multi-exit student; its deepest exit and its 3-exit vote are both reported), each
-through ``tools/train.py``, evaluates every final checkpoint with ``tools/test.py`` and prints
-the test accuracies side by side. ``--methods`` adds ReviewKD + KD and TSKD + ReviewKD.
+and with TSKD (multi-exit student: its deepest exit, its equal-weight vote and its vote with
+weights fitted on the validation split are reported), each through ``tools/train.py``, evaluates
+every final checkpoint with ``tools/test.py`` and prints the accuracies side by side.
+``--methods`` adds ReviewKD + KD, BYOT and TSKD + ReviewKD (and the validation candidates).
 
-    python tools/fmnist_main_job.py            # quick default: about 20 minutes on 2 idle CPU cores
-    python tools/fmnist_main_job.py --full     # all 60000 training images, 15 epochs each
+    python tools/fmnist_main_job.py                   # quick default, about 15 min on 2 idle cores
+    python tools/fmnist_main_job.py --eval-split val  # the same runs, judged on validation
+    python tools/fmnist_main_job.py --full            # all 55000 training images, 15 epochs
 
-Every model is evaluated on all 10 000 test images. Every accuracy is printed with its binomial
-standard error, and every student with its paired difference to the student alone on the same
-images (:mod:`mmreviewkd.evaluation.uncertainty`), marked ``*`` when it is beyond noise (more
-than 2 standard errors) and ``(within noise)`` otherwise; the published 3-seed protocol's
-mean +- std of each method is shown beside it, so a run can be judged typical or not.
+Data (docs/main_job.md): runs train on the first images of the first 55 000 training images; the
+last 5 000 are the validation split, where every setting was chosen and multi-exit vote weights
+are fitted; the test set (all 10 000 images by default) only produces the reported numbers.
+Every accuracy is printed with its binomial standard error, and every student with its paired
+difference to the student alone on the same images (:mod:`mmreviewkd.evaluation.uncertainty`),
+marked ``*`` beyond 2 standard errors and ``(within noise)`` otherwise; the published protocol's
+mean +- std at the same settings is shown beside it, so a run can be judged typical or not.
 
 Writes under ``--work-dir`` (default ``work_dirs/fmnist_main``): one folder per run (logs,
-checkpoints, ``test_metrics.json``), ``results.json`` and ``results.md``. The teacher is cached:
-a later run with the same settings reuses ``teachers/resnet56_<tag>.pth``.
+checkpoints, ``test_metrics_<split>.json``, ``predictions_<split>.pkl``, ``vote_weights.json``),
+``results_<split>.json`` and ``results_<split>.md``. The teacher is cached by its settings, and
+finished trainings are reused, so an interrupted job continues where it stopped.
 """
 import argparse
 import json
@@ -104,8 +109,10 @@ class JobClock:
         self.done_units = 0.0
         self.done_seconds = 0.0
         self.started: Optional[float] = None
+        self.current: Optional[str] = None
 
     def start(self, key: str) -> None:
+        self.current = key
         self.started = time.time()
 
     def finish(self, key: str, trained: bool) -> None:
@@ -113,14 +120,18 @@ class JobClock:
         if trained and self.started is not None:
             self.done_units += units
             self.done_seconds += time.time() - self.started
-        self.started = None
+        self.started = self.current = None
 
-    def __call__(self) -> str:
-        rate = (self.done_seconds / self.done_units if self.done_units
-                else 1.0 / STUDENT_IMAGES_PER_S)
-        left = sum(self.todo.values()) * rate
-        if self.started is not None:  # the running model is part of todo: count its time spent
-            left = max(0.0, left - (time.time() - self.started))
+    def __call__(self, fraction: Optional[float] = None) -> str:
+        """The ETA as text; ``fraction`` is the running model's progress (0..1)."""
+        current = self.todo.get(self.current, 0.0) if self.current else 0.0
+        if self.done_units:
+            rate = self.done_seconds / self.done_units
+        elif fraction and fraction > 0.05 and current and self.started is not None:
+            rate = (time.time() - self.started) / (fraction * current)  # from this model
+        else:
+            rate = 1.0 / STUDENT_IMAGES_PER_S
+        left = (sum(self.todo.values()) - current * (fraction or 0.0)) * rate
         return f'{left / 60:.0f} min'
 
 
@@ -147,7 +158,8 @@ def run(cmd: List[str], log: str, every: float = 20.0, epochs: int = 1) -> None:
             p = parse_progress(text)
             if p is None or p['phase'] != 'train' or not p['iter']:
                 continue
-            job_eta = JOB_ETA() if JOB_ETA else None
+            fraction = ((p['epoch'] - 1) * p['total'] + p['iter']) / (p['total'] * epochs)
+            job_eta = JOB_ETA(fraction) if JOB_ETA else None
             if sys.stdout.isatty():
                 from tqdm import tqdm
                 if bar is None:
@@ -303,10 +315,11 @@ def published_protocol(settings: Dict) -> Dict[str, Dict]:
 
 
 def format_table(rows: List[Dict], header: str, reference: Dict[str, Dict],
-                 split: str = 'test') -> str:
-    """The main job's markdown table (see the module docstring for the columns)."""
+                 split: str = 'test', n: Optional[int] = None) -> str:
+    """The main job's markdown table (see the module docstring for the columns); ``n`` (the
+    number of evaluated images) defaults to the length of the rows' ``correct`` vectors."""
     from mmreviewkd.evaluation.uncertainty import noise_mark
-    n = len(rows[0]['correct'])
+    n = n or len(rows[0]['correct'])
     seeds = next(iter(reference.values()))['n'] if reference else None
     images = 'validation' if split == 'val' else 'test'
     lines = [header, '',
@@ -325,6 +338,14 @@ def format_table(rows: List[Dict], header: str, reference: Dict[str, Dict],
               'training comes on top (the protocol column: mean ± std over seeds at these '
               'settings, on the test set).']
     return '\n'.join(lines)
+
+
+def render_saved_table(summary: Dict) -> str:
+    """The table of a saved ``results_<split>.json``, with the protocol column as published
+    now (used by tools/analysis_tools/results_tables.py for the README)."""
+    table = summary['table']
+    reference = published_protocol(summary['settings']) if table['split'] == 'test' else {}
+    return format_table(table['rows'], table['header'], reference, table['split'], table['n'])
 
 
 def busy_cores(seconds: float = 1.0) -> Optional[float]:
@@ -548,7 +569,10 @@ def main(argv: Optional[List[str]] = None) -> Dict:
     print('\n' + table + '\n')
     total = (time.time() - t_start) / 60
     print(f'[main job] total {total:.1f} min; results in {work_root}')
-    summary = dict(settings=st, results=results, total_minutes=round(total, 2))
+    saved_rows = [{k: v for k, v in row.items() if k != 'correct'} for row in rows]
+    summary = dict(settings=st, results=results, total_minutes=round(total, 2),
+                   table=dict(header=header, split=split, n=len(rows[0]['correct']),
+                              rows=saved_rows))
     for name in (f'results_{split}.json', f'results_{tag}_{split}.json'):
         with open(osp.join(work_root, name), 'w') as f:
             json.dump(summary, f, indent=2)

@@ -105,4 +105,9 @@ def test_progress_carries_the_running_loss_and_the_job_eta_follows_the_measured_
     assert clock() == '3 min'  # 300 units left at the measured rate
     clock.start('kd')
     now[0] += 120.0
-    assert clock() == '1 min'
+    assert clock(0.4) == '2 min'  # 60 % of kd's 300 units left at 0.6 s per unit
+    # before any model finished, the running model's own progress gives the rate
+    fresh = job.JobClock({'teacher': 1000.0, 'student': 500.0})
+    fresh.start('teacher')
+    now[0] += 300.0
+    assert fresh(0.5) == '10 min'  # (500 + 500) units left at 300 s / 500 units

@@ -326,21 +326,23 @@ def format_table(rows: List[Dict], header: str, reference: Dict[str, Dict],
     n = n or len(rows[0]['correct'])
     seeds = next(iter(reference.values()))['n'] if reference else None
     images = 'validation' if split == 'val' else 'test'
+    ref_head = f' published protocol ({seeds} seeds) |' if reference else ''
     lines = [header, '',
-             f'| method | top-1 (%) ± s.e. ({n} {images} images) | vs student alone (paired) | '
-             f'published protocol ({seeds or "no"} seeds) | minutes |',
-             '|---|---:|---:|---:|---:|']
+             f'| method | top-1 (%) ± s.e. ({n} {images} images) | vs student alone (paired) |'
+             f'{ref_head} minutes |', '|---|---:|---:|' + ('---:|' if reference else '') + '---:|']
     for row in rows:
         diff = noise_mark(row['diff'], row['diff_se']) if 'diff' in row else ''
         ref = reference.get(row['ref'])
-        ref_text = f'{ref["mean"]:.2f} ± {ref["std"]:.2f}' if ref else '—'
+        ref_text = (f' {ref["mean"]:.2f} ± {ref["std"]:.2f} |' if ref else ' — |') if reference \
+            else ''
         minutes = '' if row['minutes'] is None else f'{row["minutes"]:.1f}'
-        lines.append(f'| {row["name"]} | {row["top1"]:.2f} ± {row["se"]:.2f} | {diff} | '
-                     f'{ref_text} | {minutes} |')
+        lines.append(f'| {row["name"]} | {row["top1"]:.2f} ± {row["se"]:.2f} | {diff} |'
+                     f'{ref_text} {minutes} |')
+    tail = (' (the protocol column: mean ± std over seeds at these settings, on the test set).'
+            if reference else '.')
     lines += ['', f'`*`: the difference exceeds 2 standard errors of the paired difference on '
               f'these {images} images; `(within noise)`: it does not. Seed-to-seed variation of '
-              'training comes on top (the protocol column: mean ± std over seeds at these '
-              'settings, on the test set).']
+              f'training comes on top{tail}']
     return '\n'.join(lines)
 
 

@@ -6,7 +6,9 @@
 A generated block sits between ``<!-- generated: NAME -->`` and ``<!-- end: NAME -->`` in a
 README; everything between the markers is replaced by the table rendered from NAME's JSON:
 
-* ``fmnist_protocol``: ``configs/fashion_mnist/protocol_3seeds.json`` (tools/fmnist_benchmark.py);
+* ``fmnist_protocol``: ``configs/fashion_mnist/protocol_main_job.json`` (tools/fmnist_benchmark.py);
+* ``fmnist_protocol_3seeds``: the earlier ``configs/fashion_mnist/protocol_3seeds.json``;
+* ``main_job`` / ``main_job_validation``: ``docs/results/main_job*.json`` (fmnist_main_job.py);
 * ``fmnist_reproduction``: that run vs. the earlier ``configs/fashion_mnist/benchmark_3seeds.json``;
 * ``training_step``: ``docs/results/step.json`` (benchmark_step.py);
 * ``inference``: ``docs/results/inference.json`` (benchmark_inference.py);
@@ -28,14 +30,20 @@ from typing import Callable, Dict, List
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 SOURCES = dict(
-    fmnist_protocol='configs/fashion_mnist/protocol_3seeds.json',
+    fmnist_protocol='configs/fashion_mnist/protocol_main_job.json',
+    fmnist_protocol_3seeds='configs/fashion_mnist/protocol_3seeds.json',
     fmnist_previous='configs/fashion_mnist/benchmark_3seeds.json',
     training_step='docs/results/step.json',
     inference='docs/results/inference.json',
     early_exit='configs/tskd/early_exit_fmnist.json',
+    main_job='docs/results/main_job.json',
+    main_job_validation='docs/results/main_job_validation.json',
 )
 FILES = {
-    'docs/benchmarks.md': ['fmnist_protocol', 'fmnist_reproduction', 'training_step', 'inference'],
+    'README.md': ['main_job'],
+    'docs/main_job.md': ['main_job_validation'],
+    'docs/benchmarks.md': ['fmnist_protocol', 'fmnist_protocol_3seeds', 'fmnist_reproduction',
+                           'training_step', 'inference'],
     'configs/fashion_mnist/README.md': ['fmnist_protocol'],
     'configs/reviewkd/README.md': ['fmnist_protocol'],
     'configs/tskd/README.md': ['fmnist_protocol', 'early_exit'],
@@ -58,14 +66,37 @@ def _json(name: str) -> Dict:
         return json.load(f)
 
 
-def fmnist_protocol() -> str:
-    data = _json('fmnist_protocol')
+def fmnist_protocol(name: str = 'fmnist_protocol') -> str:
+    data = _json(name)
     return _tool('tools/fmnist_benchmark.py').format_summary(data['summary'], data['settings'])
+
+
+def fmnist_protocol_3seeds() -> str:
+    return fmnist_protocol('fmnist_protocol_3seeds')
+
+
+def main_job() -> str:
+    """The README's main-job table: a saved run of tools/fmnist_main_job.py."""
+    data = _json('main_job')
+    table = _tool('tools/fmnist_main_job.py').render_saved_table(data)
+    return (f'{table}\n\nCommand: `{data["command"]}`; commit {data["commit"]}; '
+            f'{data["total_minutes"]:.1f} minutes in total.\n')
+
+
+def main_job_validation() -> str:
+    """The validation runs that chose the main job's defaults."""
+    data = _json('main_job_validation')
+    render = _tool('tools/fmnist_main_job.py').render_saved_table
+    parts = []
+    for key in ('teacher30k', 'teacher50k'):
+        run = data[key]
+        parts.append(f'`{run["command"]}`\n\n{render(run)}\n')
+    return '\n'.join(parts) + f'\n{data["note"]}\n'
 
 
 def fmnist_reproduction() -> str:
     """Each method of the earlier run vs. the fresh protocol run: is the difference in std?"""
-    fresh, old = _json('fmnist_protocol'), _json('fmnist_previous')
+    fresh, old = _json('fmnist_protocol_3seeds'), _json('fmnist_previous')
     lines = ['| method | earlier run | fresh run | difference | within the earlier std? |',
              '|---|---:|---:|---:|---|']
     for name, s_old in old['summary'].items():
@@ -105,7 +136,7 @@ def fmnist_metafile() -> str:
     """The Fashion-MNIST metafile: every config of the folder with its protocol mean top-1."""
     data = _json('fmnist_protocol')
     job = _tool('tools/fmnist_main_job.py')
-    lines = ['# Written by tools/analysis_tools/results_tables.py from protocol_3seeds.json.',
+    lines = ['# Written by tools/analysis_tools/results_tables.py from protocol_main_job.json.',
              'Collections:', '  - Name: FashionMNIST-KD', '    Metadata:',
              '      Training Data: Fashion-MNIST', '    README: configs/fashion_mnist/README.md',
              '', 'Models:']
@@ -128,7 +159,8 @@ WHOLE_FILES: Dict[str, Callable[[], str]] = {
     'configs/fashion_mnist/metafile.yml': fmnist_metafile}
 
 BLOCKS: Dict[str, Callable[[], str]] = dict(
-    fmnist_protocol=fmnist_protocol, fmnist_reproduction=fmnist_reproduction,
+    fmnist_protocol=fmnist_protocol, fmnist_reproduction=fmnist_reproduction, main_job=main_job,
+    main_job_validation=main_job_validation, fmnist_protocol_3seeds=fmnist_protocol_3seeds,
     training_step=training_step, inference=inference, early_exit=early_exit)
 
 

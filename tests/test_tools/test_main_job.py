@@ -111,3 +111,29 @@ def test_progress_carries_the_running_loss_and_the_job_eta_follows_the_measured_
     fresh.start('teacher')
     now[0] += 300.0
     assert fresh(0.5) == '10 min'  # (500 + 500) units left at 300 s / 500 units
+
+
+def test_saved_table_renders_with_noise_marks_and_the_protocol_column_only_when_published(
+        monkeypatch):
+    job = load_main_job()
+    rows = [dict(key='teacher', name='teacher (ResNet-56)', ref='teacher', top1=87.5, se=0.33,
+                 minutes=6.0),
+            dict(key='student', name='student alone (ResNet-20)',
+                 ref='student alone (ResNet-20)', top1=80.9, se=0.39, minutes=1.4),
+            dict(key='kd', name='KD (Hinton)', ref='KD (Hinton)', top1=81.6, se=0.39,
+                 diff=0.73, diff_se=0.30, beyond_noise=True, minutes=2.2),
+            dict(key='tskd', name='TSKD: deepest exit', ref='TSKD: deepest exit', top1=81.3,
+                 se=0.39, diff=0.46, diff_se=0.28, beyond_noise=False, minutes=2.5)]
+    saved = dict(settings=dict(epochs=1), table=dict(header='H', split='test', n=10000,
+                                                     rows=rows))
+    monkeypatch.setattr(job, 'published_protocol', lambda settings: {})
+    text = job.render_saved_table(saved)
+    assert '| KD (Hinton) | 81.60 ± 0.39 | +0.73 ± 0.30 * | 2.2 |' in text
+    assert '| TSKD: deepest exit | 81.30 ± 0.39 | +0.46 ± 0.28 (within noise) | 2.5 |' in text
+    assert 'published protocol' not in text
+    monkeypatch.setattr(job, 'published_protocol', lambda settings: {
+        'KD (Hinton)': dict(mean=81.9, std=0.4, n=5)})
+    text = job.render_saved_table(saved)
+    assert 'published protocol (5 seeds)' in text
+    assert '| KD (Hinton) | 81.60 ± 0.39 | +0.73 ± 0.30 * | 81.90 ± 0.40 | 2.2 |' in text
+    assert '| teacher (ResNet-56) | 87.50 ± 0.33 |  | — | 6.0 |' in text

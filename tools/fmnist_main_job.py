@@ -206,15 +206,25 @@ def evaluate(config: str, work_dir: str, split: str, options: List[str],
     """Evaluate a run's last checkpoint with ``tools/test.py`` on ``split`` (``'val'``: the
     held-out training images, ``'test'``: the test set); writes ``test_metrics_<name>.json``
     and ``predictions_<name>.pkl`` (``name`` defaults to the split) and returns the metrics,
-    with the predictions' path under ``'predictions'``. Reuses an earlier evaluation."""
+    with the predictions' path under ``'predictions'``. An earlier evaluation is reused only if
+    it was made of the same checkpoint with the same options (``test_metrics_<name>.options``:
+    e.g. another test size or other vote weights evaluate again)."""
     name = name or split
     ckpt = last_checkpoint(work_dir)
     metrics_file = osp.join(work_dir, f'test_metrics_{name}.json')
     predictions = osp.join(work_dir, f'predictions_{name}.pkl')
-    if not (osp.isfile(metrics_file) and osp.isfile(predictions)):
+    made_with = osp.join(work_dir, f'test_metrics_{name}.options')
+    what = json.dumps(dict(config=config, checkpoint=ckpt, options=options))
+    done = all(osp.isfile(f) for f in (metrics_file, predictions, made_with))
+    if done:
+        with open(made_with) as f:
+            done = f.read() == what
+    if not done:
         run([sys.executable, 'tools/test.py', config, ckpt, '--work-dir', work_dir,
              '--metrics-out', metrics_file, '--out', predictions, '--cfg-options', *options],
             osp.join(work_dir, f'test_{name}_stdout.log'))
+        with open(made_with, 'w') as f:
+            f.write(what)
     with open(metrics_file) as f:
         metrics = json.load(f)
     metrics.update(checkpoint=ckpt, predictions=predictions)
@@ -269,7 +279,7 @@ def correct_vectors(predictions: str) -> Dict[str, np.ndarray]:
     return out
 
 
-def table_rows(results: Dict, methods: List[str]) -> List[Dict]:
+def table_rows(results: Dict, methods: List[str], split: str = 'test') -> List[Dict]:
     """One row per reported model: top-1, its standard error and (students) the paired
     difference to the student alone, from each run's predictions."""
     from mmreviewkd.evaluation.uncertainty import binomial_se, paired_difference
@@ -290,7 +300,8 @@ def table_rows(results: Dict, methods: List[str]) -> List[Dict]:
                              minutes=None))
             if weights:
                 w = '/'.join(f'{x:.1f}' for x in weights)
-                rows.append(dict(key=key, name=f'{name}: vote, weights {w} fitted on val',
+                fit = 'fitted on val' + (' (in-sample here)' if split == 'val' else '')
+                rows.append(dict(key=key, name=f'{name}: vote, weights {w} {fit}',
                                  ref=f'{name}: vote', correct=vectors[key]['pred'],
                                  minutes=None))
         else:
@@ -408,6 +419,10 @@ def settings_from_args(args: argparse.Namespace) -> Dict:
         teacher_train_size=args.teacher_train_size or (TRAIN_PART if full else 50000),
         test_size=args.test_size, seed=args.seed, teacher_seed=args.teacher_seed,
         eval_split=args.eval_split)
+    for key in ('epochs', 'teacher_epochs', 'batch', 'test_size'):
+        value = getattr(args, {'batch': 'batch_size'}.get(key, key))
+        if value is not None and value < 1:
+            raise ValueError(f'--{key.replace("_", "-")}={value}: must be at least 1')
     for key in ('train_size', 'teacher_train_size'):
         if not 0 < settings[key] <= TRAIN_PART:
             raise ValueError(f'--{key.replace("_", "-")}={settings[key]}: use 1..{TRAIN_PART}; '
@@ -452,12 +467,19 @@ def run_model(key: str, name: str, config: str, work_dir: str, options: List[str
     trained = not osp.isfile(done)
     if not trained:
         with open(done) as f:
-            minutes = json.load(f)['train_minutes']
+            record = json.load(f)
+        minutes = record['train_minutes']
+        made = {k: record[k] for k in ('config', 'options') if k in record}
+        if made and made != dict(config=osp.relpath(config, ROOT), options=options):
+            raise RuntimeError(
+                f'{work_dir} was trained with other settings ({made}); the folder name does not '
+                f'capture every option. Remove the folder or use another --work-dir.')
         print(f'[main job] reusing the trained {name} in {work_dir}', flush=True)
     else:
         minutes = train(name, config, work_dir, options, epochs)
         with open(done, 'w') as f:
-            json.dump(dict(train_minutes=minutes), f)
+            json.dump(dict(train_minutes=minutes, config=osp.relpath(config, ROOT),
+                           options=options), f, indent=2)
     if JOB_ETA is not None:
         JOB_ETA.finish(key, trained=trained)
     extra: List[str] = []
@@ -540,7 +562,9 @@ def main(argv: Optional[List[str]] = None) -> Dict:
     results['teacher'] = run_model('teacher', TEACHER[0], osp.join(CFG, TEACHER[1]),
                                    run_dirs['teacher'], teacher_opts, split, st['test_size'],
                                    st['teacher_epochs'])
-    if not osp.isfile(teacher_ckpt):
+    # (re-)export whenever the teacher run is newer than the exported weights
+    if not osp.isfile(teacher_ckpt) or \
+            osp.getmtime(teacher_ckpt) < osp.getmtime(last_checkpoint(run_dirs['teacher'])):
         from mmreviewkd.apis.export import export_student
         export_student(results['teacher']['checkpoint'], teacher_ckpt, student_prefix='')
     # 2. the students
@@ -560,7 +584,7 @@ def main(argv: Optional[List[str]] = None) -> Dict:
                                  st['test_size'], st['epochs'])
 
     # 3. the table: accuracies with their standard errors, paired differences to the student
-    rows = table_rows(results, args.methods)
+    rows = table_rows(results, args.methods, split)
     reference = published_protocol(st) if split == 'test' else {}
     header = (f'Fashion-MNIST {"validation" if split == "val" else "test"} top-1 (%): students '
               f'{st["epochs"]} epoch(s) on {st["train_size"]} training images, teacher '

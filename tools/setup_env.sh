@@ -209,14 +209,18 @@ fi
 # (.venv keeps its own setuptools pin).
 say "installing mmreviewkd in development mode (visible to mim)"
 ST_LEGACY="$CACHE/setuptools-79.0.1"
-if [ ! -f "$ST_LEGACY/setuptools/__init__.py" ]; then
-    "${PIP[@]}" install -q --no-deps --target "$ST_LEGACY" "setuptools==79.0.1"
-fi
-"${PIP[@]}" uninstall -q -y mmreviewkd >/dev/null 2>&1 || true  # a PEP 660 install would shadow it
-(cd "$ROOT" && PYTHONPATH="$ST_LEGACY" "$PY" setup.py -q develop --no-deps >/dev/null 2>&1) || {
-    say "setup.py develop failed; falling back to pip install -e (mim will not see the package)"
+editable_fallback() {
+    say "a development install mim can see failed; pip install -e instead (mim will not see it)"
     "${PIP[@]}" install -q --no-deps --no-build-isolation -e "$ROOT"
 }
+if [ -f "$ST_LEGACY/setuptools/__init__.py" ] || \
+        "${PIP[@]}" install -q --no-deps --target "$ST_LEGACY" "setuptools==79.0.1"; then
+    "${PIP[@]}" uninstall -q -y mmreviewkd >/dev/null 2>&1 || true  # a PEP 660 install would shadow it
+    (cd "$ROOT" && PYTHONPATH="$ST_LEGACY" "$PY" setup.py -q develop --no-deps >/dev/null 2>&1) || \
+        editable_fallback
+else
+    editable_fallback
+fi
 
 # ---------------------------------------------------------------------------------------------
 # 5. Fashion-MNIST under data/

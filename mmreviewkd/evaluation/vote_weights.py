@@ -4,8 +4,9 @@ An equal-weight vote over exits that are weaker than the deepest can fall below 
 alone. :func:`fit_vote_weights` searches the weights of the ``'weighted'`` vote (a weighted mean
 of the exits' probabilities, :func:`mmreviewkd.models.utils.ensemble.ensemble_vote`) on a grid
 over the simplex and keeps the most accurate on the given (validation) predictions. Every
-one-hot weight vector (one exit alone) is on the grid, so the fitted vote is never less accurate
-than the best single exit *on the data it was fitted on*; fit on a held-out validation split and
+one-hot weight vector (one exit alone) and the equal weights are candidates, so the fitted vote is
+never less accurate than the best single exit or the equal-weight vote *on the data it was fitted
+on*; fit on a held-out validation split and
 report on the test set (docs/design.md, "Choices on validation").
 """
 import itertools
@@ -45,7 +46,8 @@ def fit_vote_weights(exit_probs: np.ndarray, labels: Sequence[int],
         exit_probs (np.ndarray): (K, N, C) probabilities of K exits (shallow -> deep) for N
             images.
         labels (Sequence[int]): (N,) true classes.
-        step (float): Grid spacing of the weights. Defaults to 0.1 (66 candidates for K = 3).
+        step (float): Grid spacing of the weights. Defaults to 0.1 (66 grid points for K = 3,
+            plus the equal weights).
 
     Returns:
         dict: ``weights`` (list of K floats summing to 1), ``accuracy`` (%) of the fitted vote,
@@ -61,7 +63,8 @@ def fit_vote_weights(exit_probs: np.ndarray, labels: Sequence[int],
         raise ValueError(f'fit_vote_weights needs (K, N, C) probabilities and N labels, got '
                          f'{probs.shape} and {y.shape}')
     k = probs.shape[0]
-    grid = simplex_grid(k, step)
+    # the grid plus the equal weights (not on it for K = 3): the fit never loses to either
+    grid = np.concatenate([simplex_grid(k, step), np.full((1, k), 1.0 / k)])
     votes = np.einsum('mk,knc->mnc', grid, probs)  # (M, N, C)
     correct = (votes.argmax(-1) == y[None]).mean(1)  # (M,)
     nll = -np.log(np.clip(votes[:, np.arange(y.size), y], 1e-12, None)).mean(1)

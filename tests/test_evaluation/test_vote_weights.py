@@ -28,13 +28,14 @@ def test_simplex_grid_sums_to_one_and_contains_every_single_exit():
         simplex_grid(3, 0.3)
 
 
-@pytest.mark.parametrize('seed', range(5))
+@pytest.mark.parametrize('seed', [*range(5), 610])
 def test_fitted_vote_is_never_below_the_best_exit_or_the_equal_vote_on_its_data(seed):
-    probs, y = random_exits(seed)
+    # seed 610 (30 images, 3 classes): no point of the 0.1 grid reaches the equal vote
+    probs, y = random_exits(seed) if seed < 610 else random_exits(seed, n=30, c=3)
     fitted = fit_vote_weights(probs, y)
     assert fitted['accuracy'] >= max(fitted['exit_accuracy']) - 1e-9
     assert fitted['accuracy'] >= fitted['soft_accuracy'] - 1e-9
-    assert sum(fitted['weights']) == pytest.approx(1.0)
+    assert sum(fitted['weights']) == pytest.approx(1.0, abs=1e-5)
 
 
 def test_fitted_weights_reproduce_their_accuracy_with_the_models_weighted_vote():
@@ -55,7 +56,10 @@ def test_a_useless_shallow_exit_gets_no_weight_when_it_only_hurts():
     wrong[np.arange(n), (y + 1) % c] = 1.0  # always confidently wrong
     fitted = fit_vote_weights(np.stack([wrong, deep]), y)
     assert fitted['soft_accuracy'] == 0.0  # the equal vote follows the confident wrong exit
-    assert fitted['accuracy'] == 100.0 and fitted['weights'][0] < 0.5
+    assert fitted['accuracy'] == 100.0
+    # every weighting with the wrong exit below one half is right; the tie goes to the lowest
+    # negative log-likelihood, i.e. the deepest exit alone
+    assert fitted['weights'] == [0.0, 1.0]
 
 
 def test_bad_shapes_and_plain_predictions_are_refused():

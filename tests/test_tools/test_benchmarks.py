@@ -79,7 +79,7 @@ def test_reproduction_table_flags_differences_beyond_the_std(tables, monkeypatch
     def summary(**rows):
         return dict(summary={k: dict(mean=m, std=s, n=3, values=[m] * 3)
                              for k, (m, s) in rows.items()})
-    data = dict(fmnist_protocol=summary(a=(80.0, 1.0), b=(70.0, 0.5), c=(60.0, 1.0)),
+    data = dict(fmnist_protocol_3seeds=summary(a=(80.0, 1.0), b=(70.0, 0.5), c=(60.0, 1.0)),
                 fmnist_previous=summary(a=(80.9, 1.0), b=(71.0, 0.5)))
     monkeypatch.setattr(tables, '_json', data.__getitem__)
     lines = tables.fmnist_reproduction().splitlines()

@@ -1,5 +1,6 @@
-"""The main job's helpers: progress lines from MMEngine logs and the thread choice."""
+"""The main job's helpers: progress, ETA, threads, the validation split, reuse, the table."""
 import importlib.util
+import json
 import os.path as osp
 
 import pytest
@@ -137,3 +138,37 @@ def test_saved_table_renders_with_noise_marks_and_the_protocol_column_only_when_
     assert 'published protocol (5 seeds)' in text
     assert '| KD (Hinton) | 81.60 ± 0.39 | +0.73 ± 0.30 * | 81.90 ± 0.40 | 2.2 |' in text
     assert '| teacher (ResNet-56) | 87.50 ± 0.33 |  | — | 6.0 |' in text
+
+
+def test_evaluations_are_reused_only_for_the_same_checkpoint_and_options(tmp_path, monkeypatch):
+    """Another test size or other vote weights must evaluate again, not return old numbers."""
+    job = load_main_job()
+    (tmp_path / 'epoch_1.pth').write_text('')
+    (tmp_path / 'last_checkpoint').write_text(str(tmp_path / 'epoch_1.pth'))
+    calls = []
+
+    def fake_run(cmd, log, **kwargs):
+        calls.append(cmd)
+        out = cmd[cmd.index('--metrics-out') + 1]
+        with open(out, 'w') as f:
+            f.write('{"accuracy/top1": %d}' % len(calls))
+        open(cmd[cmd.index('--out') + 1], 'w').close()
+
+    monkeypatch.setattr(job, 'run', fake_run)
+    first = job.evaluate('cfg.py', str(tmp_path), 'test', ['a=1'])
+    again = job.evaluate('cfg.py', str(tmp_path), 'test', ['a=1'])
+    other = job.evaluate('cfg.py', str(tmp_path), 'test', ['a=2'])
+    assert len(calls) == 2
+    assert first['accuracy/top1'] == again['accuracy/top1'] == 1
+    assert other['accuracy/top1'] == 2
+
+
+def test_a_trained_run_with_other_settings_is_refused_not_reused(tmp_path):
+    job = load_main_job()
+    (tmp_path / 'train_done.json').write_text(json.dumps(dict(
+        train_minutes=1.0, config='configs/fashion_mnist/resnet20_fmnist.py',
+        options=['train_cfg.max_epochs=1'])))
+    with pytest.raises(RuntimeError, match='trained with other settings'):
+        job.run_model('student', 'student', osp.join(ROOT, 'configs/fashion_mnist/'
+                                                     'resnet20_fmnist.py'),
+                      str(tmp_path), ['train_cfg.max_epochs=2'], 'test', None)

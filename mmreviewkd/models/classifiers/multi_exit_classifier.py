@@ -187,9 +187,9 @@ class MultiExitClassifier(ImageClassifier):
         if data_samples is None:
             data_samples = [DataSample() for _ in range(inputs.shape[0])]
         labels = scores.argmax(1)
-        for i, sample in enumerate(data_samples):
-            sample.set_pred_score(scores[i]).set_pred_label(labels[i])
-            sample.set_field(probs[:, i], 'exit_scores', dtype=Tensor)
+        for i, sample in enumerate(data_samples):  # copies: a view would pickle the whole batch
+            sample.set_pred_score(scores[i].clone()).set_pred_label(labels[i])
+            sample.set_field(probs[:, i].clone(), 'exit_scores', dtype=Tensor)
             if used is not None:
                 sample.set_field(int(used[i]), 'exit_used', field_type='metainfo')
         return data_samples

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One-command setup of mmreviewkd on a fresh CPU machine.
 #
-#   bash tools/setup_env.sh              # classification stack, no compiler: ~3 min on a fresh machine
+#   bash tools/setup_env.sh              # classification stack, no compiler: ~2-3 min on a fresh machine
 #   bash tools/setup_env.sh --with-ops   # + mmcv's compiled ops (MMDetection): built once per machine
 #
 # Two stacks, one venv (.venv/, ignored by git):

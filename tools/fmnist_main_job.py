@@ -151,7 +151,7 @@ def run(cmd: List[str], log: str, every: float = 20.0, epochs: int = 1) -> None:
     bar = None
     with open(log, 'w') as f:
         proc = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT, cwd=ROOT, env=env)
-        last_print = time.time()
+        started = last_print = time.time()
         while proc.poll() is None:
             time.sleep(1.0)
             if not sys.stdout.isatty() and time.time() - last_print < every:
@@ -161,6 +161,10 @@ def run(cmd: List[str], log: str, every: float = 20.0, epochs: int = 1) -> None:
                 text = r.read()
             p = parse_progress(text)
             if p is None or p['phase'] != 'train' or not p['iter']:
+                if not sys.stdout.isatty():  # starting up, validating or testing: still alive
+                    what = 'evaluating' if 'test.py' in ' '.join(cmd) else 'starting'
+                    print(f'[main job]     ... {what} ({time.time() - started:.0f} s)',
+                          flush=True)
                 continue
             fraction = ((p['epoch'] - 1) * p['total'] + p['iter']) / (p['total'] * epochs)
             job_eta = JOB_ETA(fraction) if JOB_ETA else None

@@ -172,3 +172,12 @@ def test_a_trained_run_with_other_settings_is_refused_not_reused(tmp_path):
         job.run_model('student', 'student', osp.join(ROOT, 'configs/fashion_mnist/'
                                                      'resnet20_fmnist.py'),
                       str(tmp_path), ['train_cfg.max_epochs=2'], 'test', None)
+
+
+def test_a_running_tool_prints_a_line_every_interval_even_before_training(tmp_path, capsys):
+    import sys
+    job = load_main_job()
+    job.run([sys.executable, '-c', 'import time; time.sleep(3.5)'], str(tmp_path / 'log'),
+            every=1.0)
+    lines = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith('[main job]')]
+    assert len(lines) >= 2 and all('starting' in ln for ln in lines)

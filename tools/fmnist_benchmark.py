@@ -152,6 +152,9 @@ def main(argv=None) -> Dict:
     out_dir = osp.join(ROOT, args.out) if not osp.isabs(args.out) else args.out
     os.makedirs(out_dir, exist_ok=True)
     main_args = list(extra)
+    if any(a.startswith('--eval-split') for a in main_args):
+        parser.error('--eval-split: the protocol reports the test set; choose settings with '
+                     'tools/fmnist_main_job.py --eval-split val')
     seeds = args.seeds
     if args.quick:
         seeds = [0]

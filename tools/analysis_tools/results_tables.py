@@ -79,8 +79,7 @@ def main_job() -> str:
     """The README's main-job table: a saved run of tools/fmnist_main_job.py."""
     data = _json('main_job')
     table = _tool('tools/fmnist_main_job.py').render_saved_table(data)
-    return (f'{table}\n\nCommand: `{data["command"]}`; commit {data["commit"]}; '
-            f'{data["total_minutes"]:.1f} minutes in total.\n')
+    return f'{table}\n\nCommand: `{data["command"]}` (commit {data["commit"]}). {data["timing"]}\n'
 
 
 def main_job_validation() -> str:

@@ -8,34 +8,33 @@ a config with ``default_scope='mmreviewkd'`` resolves
 * ``mmpretrain.X``, ``mmdet.X``, ``mmrazor.X`` and ``mmreviewkd.X`` from any scope,
 
 with no ``custom_imports`` and no PYTHONPATH tricks.
+
+Every MMRazor registry has a child here, also those without an mmreviewkd module: the Runner
+builds each component (loops, schedulers, visualizer, samplers, transforms, ...) in the current
+scope, and MMEngine warns and falls back to its root for a scope without that registry.
+
+The compatibility fixes (:mod:`mmreviewkd.compat`) that make MMRazor importable on current torch
+are already applied when this module runs: importing ``mmreviewkd.registry`` imports the package
+``mmreviewkd`` first, whose ``__init__`` applies them, once.
 """
 from mmengine.registry import Registry
-
-# `mmreviewkd.compat` must run before MMRazor is imported (it makes MMRazor importable on
-# current torch); importing it here covers `from mmreviewkd.registry import ...` done by
-# MMEngine's scope machinery before the package itself was imported.
-from mmreviewkd import compat  # noqa: F401  isort:skip
-compat.apply()  # isort:skip
-
-from mmrazor.registry import DATA_SAMPLERS as MMRAZOR_DATA_SAMPLERS  # noqa: E402
-from mmrazor.registry import DATASETS as MMRAZOR_DATASETS  # noqa: E402
-from mmrazor.registry import HOOKS as MMRAZOR_HOOKS  # noqa: E402
-from mmrazor.registry import LOOPS as MMRAZOR_LOOPS  # noqa: E402
-from mmrazor.registry import METRICS as MMRAZOR_METRICS  # noqa: E402
-from mmrazor.registry import MODEL_WRAPPERS as MMRAZOR_MODEL_WRAPPERS  # noqa: E402
-from mmrazor.registry import MODELS as MMRAZOR_MODELS  # noqa: E402
-from mmrazor.registry import \
-    OPTIM_WRAPPER_CONSTRUCTORS as MMRAZOR_OPTIM_WRAPPER_CONSTRUCTORS  # noqa: E402
-from mmrazor.registry import OPTIM_WRAPPERS as MMRAZOR_OPTIM_WRAPPERS  # noqa: E402
-from mmrazor.registry import OPTIMIZERS as MMRAZOR_OPTIMIZERS  # noqa: E402
-from mmrazor.registry import PARAM_SCHEDULERS as MMRAZOR_PARAM_SCHEDULERS  # noqa: E402
-from mmrazor.registry import RUNNERS as MMRAZOR_RUNNERS  # noqa: E402
-from mmrazor.registry import TASK_UTILS as MMRAZOR_TASK_UTILS  # noqa: E402
-from mmrazor.registry import TRANSFORMS as MMRAZOR_TRANSFORMS  # noqa: E402
-from mmrazor.registry import VISBACKENDS as MMRAZOR_VISBACKENDS  # noqa: E402
-from mmrazor.registry import VISUALIZERS as MMRAZOR_VISUALIZERS  # noqa: E402
-from mmrazor.registry import \
-    WEIGHT_INITIALIZERS as MMRAZOR_WEIGHT_INITIALIZERS  # noqa: E402
+from mmrazor.registry import DATA_SAMPLERS as MMRAZOR_DATA_SAMPLERS
+from mmrazor.registry import DATASETS as MMRAZOR_DATASETS
+from mmrazor.registry import HOOKS as MMRAZOR_HOOKS
+from mmrazor.registry import LOOPS as MMRAZOR_LOOPS
+from mmrazor.registry import METRICS as MMRAZOR_METRICS
+from mmrazor.registry import MODEL_WRAPPERS as MMRAZOR_MODEL_WRAPPERS
+from mmrazor.registry import MODELS as MMRAZOR_MODELS
+from mmrazor.registry import OPTIM_WRAPPER_CONSTRUCTORS as MMRAZOR_OPTIM_WRAPPER_CONSTRUCTORS
+from mmrazor.registry import OPTIM_WRAPPERS as MMRAZOR_OPTIM_WRAPPERS
+from mmrazor.registry import OPTIMIZERS as MMRAZOR_OPTIMIZERS
+from mmrazor.registry import PARAM_SCHEDULERS as MMRAZOR_PARAM_SCHEDULERS
+from mmrazor.registry import RUNNERS as MMRAZOR_RUNNERS
+from mmrazor.registry import TASK_UTILS as MMRAZOR_TASK_UTILS
+from mmrazor.registry import TRANSFORMS as MMRAZOR_TRANSFORMS
+from mmrazor.registry import VISBACKENDS as MMRAZOR_VISBACKENDS
+from mmrazor.registry import VISUALIZERS as MMRAZOR_VISUALIZERS
+from mmrazor.registry import WEIGHT_INITIALIZERS as MMRAZOR_WEIGHT_INITIALIZERS
 
 _MODELS = ['mmreviewkd.models']
 

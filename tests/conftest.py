@@ -6,14 +6,10 @@ import os.path as osp
 import pytest
 
 import mmreviewkd  # noqa: F401  (compat fixes + registries before anything imports MMRazor)
+from mmreviewkd.experiments.paths import project_root
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+ROOT = project_root()
 FMNIST = osp.join(ROOT, 'data', 'fashion_mnist')
-
-
-@pytest.fixture(scope='session')
-def repo_root() -> str:
-    return ROOT
 
 
 @pytest.fixture(scope='session')

@@ -15,14 +15,7 @@
 _base_ = ['./_base_/reviewkd_in1k.py']
 
 model = dict(
-    architecture=dict(
-        _scope_='mmpretrain',
-        type='ImageClassifier',
-        backbone=dict(type='ResNet', depth=18, num_stages=4, out_indices=(0, 1, 2, 3),
-                      style='pytorch'),
-        neck=dict(type='GlobalAveragePooling'),
-        head=dict(type='LinearClsHead', num_classes=1000, in_channels=512,
-                  loss=dict(type='CrossEntropyLoss', loss_weight=1.0), topk=(1, 5))),
+    architecture=_base_.in1k_resnets.r18,
     teacher=dict(
         _scope_='mmpretrain',
         type='ImageClassifier',

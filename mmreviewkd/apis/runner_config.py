@@ -150,7 +150,7 @@ def build_runner_config(config: str,
                 evaluator = list(evaluator['metrics'])
             else:
                 evaluator = [evaluator]
-            evaluator.append(dict(type='mmengine.DumpResults', out_file_path=out))
+            evaluator.append(dict(type='mmreviewkd.CompactDumpResults', out_file_path=out))
             cfg.test_evaluator = evaluator
         if show_dir is not None:
             vis = cfg.default_hooks.get('visualization')

@@ -15,11 +15,12 @@ from mmengine.config import Config
 from mmengine.registry import DefaultScope
 
 from mmreviewkd.apis.onnx_check import build_test_loader, check_onnx, raw_batches
-from mmreviewkd.apis.onnx_export import (DeployableClassifier, build_student,
-                                         check_output_request, export_onnx)
+from mmreviewkd.apis.onnx_export import (DeployableClassifier, build_student, check_output_request,
+                                         export_onnx)
+from mmreviewkd.experiments.paths import project_root
 from mmreviewkd.registry import MODELS
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+ROOT = project_root()
 REVIEWKD = osp.join(ROOT, 'configs', 'fashion_mnist', 'reviewkd_resnet56_resnet20_fmnist.py')
 TSKD = osp.join(ROOT, 'configs', 'tskd', 'tskd_resnet56_resnet20_fmnist.py')
 BYOT = osp.join(ROOT, 'configs', 'tskd', 'byot_resnet20_fmnist.py')

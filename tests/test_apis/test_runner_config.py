@@ -4,8 +4,9 @@ import os.path as osp
 import pytest
 
 from mmreviewkd.apis import build_runner_config
+from mmreviewkd.experiments.paths import project_root
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+ROOT = project_root()
 CFG = osp.join(ROOT, 'configs', 'fashion_mnist', 'reviewkd_resnet56_resnet20_fmnist.py')
 
 

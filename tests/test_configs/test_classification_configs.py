@@ -10,9 +10,10 @@ from mmengine.config import Config
 from mmengine.registry import DefaultScope
 from mmpretrain.structures import DataSample
 
+from mmreviewkd.experiments.paths import project_root
 from mmreviewkd.registry import MODELS
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+ROOT = project_root()
 CONFIGS = sorted(
     glob.glob(osp.join(ROOT, 'configs', 'fashion_mnist', '*.py')) +
     glob.glob(osp.join(ROOT, 'configs', 'cifar100', '*.py')) +

@@ -10,9 +10,10 @@ from mmdet.testing import demo_mm_inputs
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
 
+from mmreviewkd.experiments.paths import project_root
 from mmreviewkd.registry import MODELS
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+ROOT = project_root()
 CONFIGS = sorted(glob.glob(osp.join(ROOT, 'configs', 'reviewkd_det', '*.py')) +
                  glob.glob(osp.join(ROOT, 'configs', 'reviewkd_det', 'fmnist_coco', '*.py')))
 

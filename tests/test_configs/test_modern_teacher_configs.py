@@ -16,9 +16,10 @@ from mmengine.config import Config
 from mmengine.registry import DefaultScope
 from mmpretrain.structures import DataSample
 
+from mmreviewkd.experiments.paths import project_root
 from mmreviewkd.registry import MODELS
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+ROOT = project_root()
 
 
 class Case(NamedTuple):

@@ -4,7 +4,9 @@ import re
 
 import torch
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+from mmreviewkd.experiments.paths import project_root
+
+ROOT = project_root()
 
 
 def test_readme_own_project_config_builds_in_mmpretrain_scope_and_steps(tmp_path):

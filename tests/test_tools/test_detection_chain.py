@@ -6,7 +6,9 @@ import os.path as osp
 import pytest
 import torch
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+from mmreviewkd.experiments.paths import project_root
+
+ROOT = project_root()
 DET = osp.join(ROOT, 'configs', 'reviewkd_det', 'fmnist_coco')
 
 

@@ -24,7 +24,9 @@ import zipfile
 import pytest
 import yaml
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+from mmreviewkd.experiments.paths import project_root
+
+ROOT = project_root()
 SHIPPED_CONFIG = 'fashion_mnist/reviewkd_resnet56_resnet20_fmnist.py'
 # Patterns of the repository's files that the wheel carries in ``mmreviewkd/.mim``
 # (setup.cfg's package_data).

@@ -7,7 +7,9 @@ import re
 import pytest
 import torch
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+from mmreviewkd.experiments.paths import project_root
+
+ROOT = project_root()
 CFG = osp.join(ROOT, 'configs', 'fashion_mnist')
 
 
@@ -24,6 +26,26 @@ def tiny(epochs=1, teacher_depth=None):
     if teacher_depth:
         opts.append(f'model.teacher.backbone.depth={teacher_depth}')
     return opts
+
+
+def distilled_and_plain(distill_cfg_file, ckpt, plain_cfg_file, student_ckpt):
+    """The distillation model of ``ckpt`` (teacher shrunk to depth 8, as the tiny runs train
+    it) and the plain student of ``plain_cfg_file`` loaded strictly from the exported
+    ``student_ckpt``, both in eval mode."""
+    from mmengine.config import Config
+    from mmengine.registry import DefaultScope
+    from mmengine.runner import load_checkpoint
+
+    from mmreviewkd.registry import MODELS
+    distill_cfg = Config.fromfile(distill_cfg_file)
+    distill_cfg.merge_from_dict(dict(model=dict(teacher=dict(backbone=dict(depth=8)),
+                                                teacher_ckpt=None)))
+    with DefaultScope.overwrite_default_scope('mmreviewkd'):
+        algo = MODELS.build(distill_cfg.model)
+        plain = MODELS.build(Config.fromfile(plain_cfg_file).model)
+    load_checkpoint(algo, str(ckpt), map_location='cpu')
+    load_checkpoint(plain, str(student_ckpt), map_location='cpu', strict=True)
+    return algo.eval(), plain.eval()
 
 
 @pytest.fixture(scope='module')
@@ -59,11 +81,6 @@ def test_kd_train_and_test(tmp_path, teacher_ckpt, tool):
 
 def test_reviewkd_train_export_and_plain_student_predicts_identically(tmp_path, teacher_ckpt,
                                                                       tool):
-    from mmengine.config import Config
-    from mmengine.registry import DefaultScope
-    from mmengine.runner import load_checkpoint
-
-    from mmreviewkd.registry import MODELS
     cfg = osp.join(CFG, 'reviewkd_resnet56_resnet20_fmnist.py')
     opts = tiny(teacher_depth=8) + [f'model.teacher_ckpt={teacher_ckpt}']
     log = tool('tools/train.py', cfg, '--work-dir', str(tmp_path), '--cfg-options', *opts)
@@ -75,17 +92,8 @@ def test_reviewkd_train_export_and_plain_student_predicts_identically(tmp_path, 
     assert not any(k.startswith(('teacher', 'distiller', 'connectors')) or 'abfs' in k
                    for k in exported)
 
-    distill_cfg = Config.fromfile(cfg)
-    distill_cfg.merge_from_dict(dict(model=dict(teacher=dict(backbone=dict(depth=8)),
-                                                teacher_ckpt=None)))
-    plain_cfg = Config.fromfile(osp.join(CFG, 'resnet20_fmnist.py'))
-    with DefaultScope.overwrite_default_scope('mmreviewkd'):
-        algo = MODELS.build(distill_cfg.model)
-        plain = MODELS.build(plain_cfg.model)
-    load_checkpoint(algo, str(ckpt), map_location='cpu')
-    load_checkpoint(plain, str(student_ckpt), map_location='cpu', strict=True)
-    algo.eval()
-    plain.eval()
+    algo, plain = distilled_and_plain(cfg, ckpt, osp.join(CFG, 'resnet20_fmnist.py'),
+                                      student_ckpt)
     x = torch.randn(8, 1, 28, 28)
     with torch.no_grad():
         torch.testing.assert_close(algo(x, mode='tensor'), plain(x, mode='tensor'))
@@ -120,12 +128,7 @@ def test_student_with_amp_on_cpu_and_test_with_show_dir(tmp_path, fmnist_root, t
 
 
 def test_tskd_train_test_and_export(tmp_path, teacher_ckpt, tool):
-    from mmengine.config import Config
-    from mmengine.registry import DefaultScope
-    from mmengine.runner import load_checkpoint
-
     from mmreviewkd.apis.export import export_student
-    from mmreviewkd.registry import MODELS
     cfg = osp.join(ROOT, 'configs', 'tskd', 'tskd_resnet56_resnet20_fmnist.py')
     opts = tiny(teacher_depth=8) + [f'model.teacher_ckpt={teacher_ckpt}']
     log = tool('tools/train.py', cfg, '--work-dir', str(tmp_path), '--cfg-options', *opts)
@@ -138,17 +141,9 @@ def test_tskd_train_test_and_export(tmp_path, teacher_ckpt, tool):
 
     student_ckpt = tmp_path / 'student.pth'
     export_student(str(ckpt), str(student_ckpt))  # the CLI is run by the tests above
-    distill_cfg = Config.fromfile(cfg)
-    distill_cfg.merge_from_dict(dict(model=dict(teacher=dict(backbone=dict(depth=8)),
-                                                teacher_ckpt=None)))
-    plain_cfg = Config.fromfile(osp.join(ROOT, 'configs', 'tskd', 'multiexit_resnet20_fmnist.py'))
-    with DefaultScope.overwrite_default_scope('mmreviewkd'):
-        algo = MODELS.build(distill_cfg.model)
-        plain = MODELS.build(plain_cfg.model)
-    load_checkpoint(algo, str(ckpt), map_location='cpu')
-    load_checkpoint(plain, str(student_ckpt), map_location='cpu', strict=True)
-    algo.eval()
-    plain.eval()
+    algo, plain = distilled_and_plain(
+        cfg, ckpt, osp.join(ROOT, 'configs', 'tskd', 'multiexit_resnet20_fmnist.py'),
+        student_ckpt)
     x = torch.randn(6, 1, 28, 28)
     with torch.no_grad():
         a = algo(x, mode='predict')

@@ -9,8 +9,9 @@ import pytest
 import torch
 
 from mmreviewkd.apis import build_runner_config
+from mmreviewkd.experiments.paths import project_root
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+ROOT = project_root()
 FMNIST_CFG = osp.join(ROOT, 'configs', 'fashion_mnist')
 
 

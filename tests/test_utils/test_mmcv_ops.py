@@ -8,9 +8,10 @@ import pytest
 import torch
 
 from mmreviewkd.apis import build_runner_config
+from mmreviewkd.experiments.paths import project_root
 from mmreviewkd.utils import MMCVOpsMissingError, mmcv_ops_available
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+ROOT = project_root()
 DET_CFG = osp.join(ROOT, 'configs', 'reviewkd_det', 'fmnist_coco',
                    'reviewkd_faster-rcnn_r50_r18_fpn_fmnistcoco.py')
 CLS_CFG = osp.join(ROOT, 'configs', 'fashion_mnist', 'reviewkd_resnet56_resnet20_fmnist.py')

@@ -24,6 +24,7 @@ import os.path as osp
 import time
 
 import mmreviewkd  # noqa: F401
+from mmreviewkd.experiments.benchmark_tables import format_inference_table
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -54,20 +55,6 @@ def test_batch(cfg, model, batch: int):
         dataset = DATASETS.build(ds_cfg)
     data = model.data_preprocessor(pseudo_collate([dataset[i] for i in range(batch)]), False)
     return data['inputs'], torch.cat([s.gt_label for s in data['data_samples']])
-
-
-def format_table(res) -> str:
-    """Markdown table of the rows (also used by the README generator)."""
-    s = res['settings']
-    lines = [f'batch {s["batch"]} ({s.get("images", "random")} images), {s["threads"]} threads',
-             '', '| model | images/s | top-1 on the batch (%) | MMACs / image | '
-             'answered by exit 1 / 2 / 3 / vote (%) |', '|---|---:|---:|---:|---|']
-    for r in res['rows']:
-        top1 = '' if r.get('top1') is None else f'{r["top1"]:.2f}'
-        share = ' / '.join(f'{v:.1f}' for v in r.get('exit_share', []))
-        lines.append(f'| {r["name"]} | {r["img_per_s"]:.0f} | {top1} | {r["macs"] / 1e6:.2f} | '
-                     f'{share} |')
-    return '\n'.join(lines) + '\n'
 
 
 def main(argv=None):
@@ -136,7 +123,7 @@ def main(argv=None):
                                 macs=float(cost[staged_used].mean()), img_per_s=stagewise,
                                 top1=top1(staged_scores), exit_share=share,
                                 same_exits_as_batched=bool((staged_used == used).all())))
-    print(format_table(res))
+    print(format_inference_table(res))
     os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
     with open(args.out, 'w') as f:
         json.dump(res, f, indent=2)

@@ -42,12 +42,13 @@ import sys
 import time
 from typing import Dict, List, Optional
 
+from mmreviewkd.experiments.benchmark_tables import STEP_ROUNDS, format_step_pair, step_ratios
+
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 VARIANTS = ['student', 'student_channels_last', 'kd', 'reviewkd', 'reviewkd_reference',
             'reviewkd_split_only', 'reviewkd_inference_mode', 'reviewkd_compiled', 'tskd']
 KD_CONFIG = 'configs/fashion_mnist/kd_resnet56_resnet20_fmnist.py'
-ROUNDS = 5  # timing rounds per variant (ours and the hand-written loop alternate); median
 
 
 def config_path(variant: str, teacher: str, student: str) -> str:
@@ -227,17 +228,17 @@ def worker(pair: str, variant: str, batch: int, iters: int, warmup: int,
     out['peak_rss_mb'] = _status_mb('VmHWM')
     if variant not in ('reviewkd', 'reviewkd_reference'):
         times = [out['s_per_step']] + [seconds_per_step(step, iters, 1)
-                                       for _ in range(ROUNDS - 1)]
+                                       for _ in range(STEP_ROUNDS - 1)]
         out['s_per_step'] = statistics.median(times)
         out['rounds'] = dict(ours=times)
     if variant in ('reviewkd', 'reviewkd_reference'):
         # ours and the hand-written loop alternately on the same modules and batch (A B A B ..),
-        # median of ``ROUNDS`` rounds each: drifts of the machine hit both
+        # median of ``STEP_ROUNDS`` rounds each: drifts of the machine hit both
         hand = handwritten_stepper(model, batch)
         ours_times, hand_times = [out['s_per_step']], []
-        for r in range(ROUNDS):
+        for r in range(STEP_ROUNDS):
             hand_times.append(seconds_per_step(hand, iters, warmup if r == 0 else 1))
-            if r < ROUNDS - 1:
+            if r < STEP_ROUNDS - 1:
                 ours_times.append(seconds_per_step(step, iters, 1))
         out['s_per_step'] = statistics.median(ours_times)
         out['handwritten_s_per_step'] = statistics.median(hand_times)
@@ -255,27 +256,6 @@ def run_variant(pair: str, variant: str, args) -> Dict:
     if proc.returncode != 0 or not lines:
         raise RuntimeError(f'{pair} {variant} failed:\n{proc.stderr[-3000:]}')
     return json.loads(lines[-1])
-
-
-def ratios(row: Dict) -> Dict[str, float]:
-    """The ratios the README reports (missing variants are left out)."""
-    def t(name, key='s_per_step'):
-        return row.get(name, {}).get(key)
-    pairs = {
-        'ours_vs_handwritten (default settings)': (t('reviewkd'),
-                                                   t('reviewkd', 'handwritten_s_per_step')),
-        'ours_vs_handwritten (reference settings)': (
-            t('reviewkd_reference'), t('reviewkd_reference', 'handwritten_s_per_step')),
-        'reviewkd_vs_kd': (t('reviewkd'), t('kd')),
-        'speedup: default vs reference (all speed-ups)': (t('reviewkd_reference'), t('reviewkd')),
-        'speedup: split attention (contiguous)': (t('reviewkd_reference'),
-                                                  t('reviewkd_split_only')),
-        'speedup: channels_last (split attention)': (t('reviewkd_split_only'), t('reviewkd')),
-        'speedup: teacher inference_mode': (t('reviewkd'), t('reviewkd_inference_mode')),
-        'speedup: compiled connector': (t('reviewkd'), t('reviewkd_compiled')),
-        'speedup: channels_last student alone': (t('student'), t('student_channels_last')),
-    }
-    return {k: a / b for k, (a, b) in pairs.items() if a and b}
 
 
 def main(argv=None) -> Dict:
@@ -318,9 +298,9 @@ def main(argv=None) -> Dict:
         ref = row['student']['s_per_step']
         for r in row.values():
             r['ratio_to_student'] = r['s_per_step'] / ref
-        results['pairs'][pair] = dict(variants=row, ratios=ratios(row),
+        results['pairs'][pair] = dict(variants=row, ratios=step_ratios(row),
                                       settings=dict(results['settings']))
-        print(format_pair(pair, results['pairs'][pair]), flush=True)
+        print(format_step_pair(pair, results['pairs'][pair]), flush=True)
     if args.overhead_batch:
         # at a tiny batch the ops cost little and the per-step overhead of the framework shows
         pair = args.pairs[0]
@@ -344,25 +324,6 @@ def main(argv=None) -> Dict:
         json.dump(results, f, indent=2)
     print(f'wrote {args.out}')
     return results
-
-
-def format_pair(pair: str, data: Dict) -> str:
-    """A markdown table and the ratios of one pair (also used by the README generator)."""
-    teacher, student = pair.split(':')
-    settings = data['settings']
-    lines = [f'{teacher} -> {student}, batch {settings["batch"]}, 3x32x32, '
-             f'{settings["threads"]} threads, torch {settings["torch"]}, median of {ROUNDS} '
-             f'rounds of {settings["iters"]} steps', '',
-             '| variant | s/step | x student | step peak MB | extra params | hand-written s/step |',
-             '|---|---:|---:|---:|---:|---:|']
-    for name, r in data['variants'].items():
-        hand = r.get('handwritten_s_per_step')
-        lines.append(f'| {name} | {r["s_per_step"]:.3f} | {r["ratio_to_student"]:.2f} | '
-                     f'{r["step_peak_mb"]:.0f} | {r["extra_params"]:,d} | '
-                     f'{f"{hand:.3f}" if hand else ""} |')
-    lines += ['', '| ratio | value |', '|---|---:|']
-    lines += [f'| {k} | {v:.3f} |' for k, v in data['ratios'].items()]
-    return '\n'.join(lines) + '\n'
 
 
 if __name__ == '__main__':

@@ -49,21 +49,6 @@ def sweep(probs, labels, macs_per_exit, thresholds, vote='soft', weights=None):
     return rows
 
 
-def format_table(result: dict) -> str:
-    """Markdown table of a sweep's JSON (also used by results_tables.py)."""
-    k = len(result['exit_top1'])
-    exits = ' / '.join(str(i + 1) for i in range(k))
-    lines = [f'| threshold | top-1 (%) | MMACs / image (sequential) | answered by exit {exits} / '
-             'vote (%) |', '|---:|---:|---:|---|']
-    for r in result['sweep']:
-        share = ' / '.join(f'{s:.1f}' for s in r['exit_share'])
-        lines.append(f'| {r["threshold"]:.2f} | {r["top1"]:.2f} | {r["gmacs"] * 1e3:.2f} | '
-                     f'{share} |')
-    single = ', '.join(f'exit {i + 1}: {a:.2f} %' for i, a in enumerate(result['exit_top1']))
-    return '\n'.join(lines) + f'\n\nSingle exits on the same {result["num_images"]} images: ' \
-        f'{single}.\n'
-
-
 def main(argv=None):
     import torch
     from mmengine.config import Config, DictAction

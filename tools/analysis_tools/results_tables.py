@@ -21,12 +21,17 @@ above is what publishes a new measurement.
 """
 import argparse
 import functools
-import importlib.util
 import json
 import os.path as osp
 import re
 import sys
 from typing import Callable, Dict, List
+
+from mmreviewkd.experiments.benchmark_tables import (format_early_exit_table,
+                                                     format_inference_table, format_step_pair)
+from mmreviewkd.experiments.fmnist_recipe import METHODS, TEACHER
+from mmreviewkd.experiments.main_job_table import render_saved_table
+from mmreviewkd.experiments.protocol import format_summary
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 SOURCES = dict(
@@ -51,16 +56,6 @@ FILES = {
 
 
 @functools.lru_cache(maxsize=None)
-def _tool(path: str):
-    spec = importlib.util.spec_from_file_location(
-        '_results_' + osp.basename(path)[:-3], osp.join(ROOT, path))
-    module = importlib.util.module_from_spec(spec)
-    sys.path.insert(0, osp.join(ROOT, 'tools'))
-    spec.loader.exec_module(module)
-    return module
-
-
-@functools.lru_cache(maxsize=None)
 def _json(name: str) -> Dict:
     with open(osp.join(ROOT, SOURCES[name])) as f:
         return json.load(f)
@@ -68,7 +63,7 @@ def _json(name: str) -> Dict:
 
 def fmnist_protocol(name: str = 'fmnist_protocol') -> str:
     data = _json(name)
-    return _tool('tools/fmnist_benchmark.py').format_summary(data['summary'], data['settings'])
+    return format_summary(data['summary'], data['settings'])
 
 
 def fmnist_protocol_3seeds() -> str:
@@ -78,18 +73,17 @@ def fmnist_protocol_3seeds() -> str:
 def main_job() -> str:
     """The README's main-job table: a saved run of tools/fmnist_main_job.py."""
     data = _json('main_job')
-    table = _tool('tools/fmnist_main_job.py').render_saved_table(data)
+    table = render_saved_table(data)
     return f'{table}\n\nCommand: `{data["command"]}` (commit {data["commit"]}). {data["timing"]}\n'
 
 
 def main_job_validation() -> str:
     """The validation runs that chose the main job's defaults."""
     data = _json('main_job_validation')
-    render = _tool('tools/fmnist_main_job.py').render_saved_table
     parts = []
     for key in ('teacher30k', 'teacher50k'):
         run = data[key]
-        parts.append(f'`{run["command"]}`\n\n{render(run)}\n')
+        parts.append(f'`{run["command"]}`\n\n{render_saved_table(run)}\n')
     return '\n'.join(parts) + f'\n{data["note"]}\n'
 
 
@@ -112,8 +106,7 @@ def fmnist_reproduction() -> str:
 
 def training_step() -> str:
     data = _json('training_step')
-    fmt = _tool('tools/analysis_tools/benchmark_step.py').format_pair
-    text = '\n'.join(fmt(pair, row) for pair, row in data['pairs'].items())
+    text = '\n'.join(format_step_pair(pair, row) for pair, row in data['pairs'].items())
     o = data.get('overhead')
     if o:
         text += (f'\nPer-step overhead of our machinery at batch {o["batch"]} ({o["pair"]}), '
@@ -124,22 +117,21 @@ def training_step() -> str:
 
 
 def inference() -> str:
-    return _tool('tools/analysis_tools/benchmark_inference.py').format_table(_json('inference'))
+    return format_inference_table(_json('inference'))
 
 
 def early_exit() -> str:
-    return _tool('tools/analysis_tools/early_exit_sweep.py').format_table(_json('early_exit'))
+    return format_early_exit_table(_json('early_exit'))
 
 
 def fmnist_metafile() -> str:
     """The Fashion-MNIST metafile: every config of the folder with its protocol mean top-1."""
     data = _json('fmnist_protocol')
-    job = _tool('tools/fmnist_main_job.py')
     lines = ['# Written by tools/analysis_tools/results_tables.py from protocol_main_job.json.',
              'Collections:', '  - Name: FashionMNIST-KD', '    Metadata:',
              '      Training Data: Fashion-MNIST', '    README: configs/fashion_mnist/README.md',
              '', 'Models:']
-    rows = [('teacher', job.TEACHER[1])] + [job.METHODS[k] for k in job.METHODS]
+    rows = [('teacher', TEACHER[1])] + list(METHODS.values())
     for name, cfg in rows:
         if not cfg.startswith('fashion_mnist/'):
             continue

@@ -25,12 +25,9 @@ import argparse
 import json
 import os
 import os.path as osp
-import sys
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
-
-import mmreviewkd  # noqa: E402,F401
-from mmreviewkd.apis import DictAction, build_runner_config  # noqa: E402
+import mmreviewkd  # noqa: F401
+from mmreviewkd.apis import DictAction, build_runner_config
 
 
 def parse_args(argv=None) -> argparse.Namespace:

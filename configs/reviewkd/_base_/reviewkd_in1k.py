@@ -8,6 +8,19 @@ _base_ = [
     '../../_base_/models/reviewkd_classifier.py',
 ]
 
+# MMPretrain ResNets returning their 4 stage maps (out_indices 0-3) and a GAP neck: the students
+# (and the ResNet teacher) of the ImageNet pairs
+in1k_resnets = dict(r18=dict(
+    _scope_='mmpretrain',
+    type='ImageClassifier',
+    backbone=dict(type='ResNet', depth=18, num_stages=4, out_indices=(0, 1, 2, 3),
+                  style='pytorch'),
+    neck=dict(type='GlobalAveragePooling'),
+    head=dict(type='LinearClsHead', num_classes=1000, in_channels=512,
+              loss=dict(type='CrossEntropyLoss', loss_weight=1.0), topk=(1, 5))))
+in1k_resnets['r34'] = dict(in1k_resnets['r18'],
+                           backbone=dict(in1k_resnets['r18']['backbone'], depth=34))
+
 model = dict(
     architecture=dict(data_preprocessor=_base_.data_preprocessor),  # + the pair's student
     input_shape=(3, 224, 224),

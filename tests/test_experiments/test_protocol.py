@@ -1,33 +1,16 @@
 """The protocol's aggregation: per-row mean +- std, paired differences per seed, model costs."""
-import importlib.util
-import os.path as osp
-import sys
-
 import pytest
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+from mmreviewkd.experiments import protocol
 
 
-@pytest.fixture(scope='module')
-def bench():
-    sys.path.insert(0, osp.join(ROOT, 'tools'))  # the script imports fmnist_main_job beside it
-    try:
-        spec = importlib.util.spec_from_file_location(
-            '_fmnist_benchmark', osp.join(ROOT, 'tools', 'fmnist_benchmark.py'))
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(osp.join(ROOT, 'tools'))
-    return module
-
-
-def test_paired_differences_are_taken_per_seed_not_between_means(bench):
+def test_paired_differences_are_taken_per_seed_not_between_means():
     kd, student = 'KD (Hinton)', 'student alone (ResNet-20)'
     vote = 'BYOT (self-distillation, no teacher): vote'
     per_seed = [{student: 80.0, kd: 81.0, vote: 79.0, 'TSKD: vote': 82.0},
                 {student: 70.0, kd: 72.0, vote: 71.0, 'TSKD: vote': 73.0},
                 {student: 75.0, kd: 75.5, vote: 76.0, 'TSKD: vote': 77.0}]
-    summary = bench.summarise(per_seed)
+    summary = protocol.summarise(per_seed)
     tskd = summary['TSKD: vote']
     assert tskd['mean'] == pytest.approx(77.333, abs=1e-3)
     assert tskd['diff']['kd']['values'] == pytest.approx([1.0, 1.0, 1.5])
@@ -37,12 +20,12 @@ def test_paired_differences_are_taken_per_seed_not_between_means(bench):
     assert summary[student]['std'] == pytest.approx(5.0)
     assert tskd['diff']['kd']['std'] == pytest.approx(0.2887, abs=1e-4)
     assert 'kd' not in summary[kd]['diff']  # no difference of a row with itself
-    table = bench.format_summary(summary, dict(seeds=[0, 1, 2], main_job_args='x'))
+    table = protocol.format_summary(summary, dict(seeds=[0, 1, 2], main_job_args='x'))
     assert '| TSKD: vote | 77.33 ± 4.51 | +2.33 ± 0.58 | +1.17 ± 0.29 | +2.00 ± 1.00 |' in table
 
 
-def test_row_costs_count_the_deployed_models_and_what_the_vote_adds(bench):
-    costs = bench.row_costs(['student', 'reviewkd', 'tskd'])
+def test_row_costs_count_the_deployed_models_and_what_the_vote_adds():
+    costs = protocol.row_costs(['student', 'reviewkd', 'tskd'])
     student = costs['student alone (ResNet-20)']
     assert student['params'] == pytest.approx(0.272e6, rel=0.01)  # ResNet-20, 10 classes
     assert costs['ReviewKD'] == student  # the ABF connectors are not part of the student

@@ -1,0 +1,80 @@
+"""Markdown tables of the benchmark tools' JSON: the training step
+(``tools/analysis_tools/benchmark_step.py``), inference
+(``tools/analysis_tools/benchmark_inference.py``) and the early-exit sweep
+(``tools/analysis_tools/early_exit_sweep.py``); the tools print them and
+``tools/analysis_tools/results_tables.py`` renders them into the docs."""
+from typing import Dict
+
+# timing rounds per step variant (ours and the hand-written loop alternate); the median is kept
+STEP_ROUNDS = 5
+
+
+def step_ratios(row: Dict) -> Dict[str, float]:
+    """The ratios of step times the docs report for one pair's variants (missing variants are
+    left out)."""
+    def t(name, key='s_per_step'):
+        return row.get(name, {}).get(key)
+    pairs = {
+        'ours_vs_handwritten (default settings)': (t('reviewkd'),
+                                                   t('reviewkd', 'handwritten_s_per_step')),
+        'ours_vs_handwritten (reference settings)': (
+            t('reviewkd_reference'), t('reviewkd_reference', 'handwritten_s_per_step')),
+        'reviewkd_vs_kd': (t('reviewkd'), t('kd')),
+        'speedup: default vs reference (all speed-ups)': (t('reviewkd_reference'), t('reviewkd')),
+        'speedup: split attention (contiguous)': (t('reviewkd_reference'),
+                                                  t('reviewkd_split_only')),
+        'speedup: channels_last (split attention)': (t('reviewkd_split_only'), t('reviewkd')),
+        'speedup: teacher inference_mode': (t('reviewkd'), t('reviewkd_inference_mode')),
+        'speedup: compiled connector': (t('reviewkd'), t('reviewkd_compiled')),
+        'speedup: channels_last student alone': (t('student'), t('student_channels_last')),
+    }
+    return {k: a / b for k, (a, b) in pairs.items() if a and b}
+
+
+def format_step_pair(pair: str, data: Dict) -> str:
+    """A markdown table of one teacher:student pair's step times, and its ratios."""
+    teacher, student = pair.split(':')
+    settings = data['settings']
+    lines = [f'{teacher} -> {student}, batch {settings["batch"]}, 3x32x32, '
+             f'{settings["threads"]} threads, torch {settings["torch"]}, median of '
+             f'{STEP_ROUNDS} rounds of {settings["iters"]} steps', '',
+             '| variant | s/step | x student | step peak MB | extra params | hand-written s/step |',
+             '|---|---:|---:|---:|---:|---:|']
+    for name, r in data['variants'].items():
+        hand = r.get('handwritten_s_per_step')
+        lines.append(f'| {name} | {r["s_per_step"]:.3f} | {r["ratio_to_student"]:.2f} | '
+                     f'{r["step_peak_mb"]:.0f} | {r["extra_params"]:,d} | '
+                     f'{f"{hand:.3f}" if hand else ""} |')
+    lines += ['', '| ratio | value |', '|---|---:|']
+    lines += [f'| {k} | {v:.3f} |' for k, v in data['ratios'].items()]
+    return '\n'.join(lines) + '\n'
+
+
+def format_inference_table(res: Dict) -> str:
+    """A markdown table of the inference benchmark's rows."""
+    s = res['settings']
+    lines = [f'batch {s["batch"]} ({s.get("images", "random")} images), {s["threads"]} threads',
+             '', '| model | images/s | top-1 on the batch (%) | MMACs / image | '
+             'answered by exit 1 / 2 / 3 / vote (%) |', '|---|---:|---:|---:|---|']
+    for r in res['rows']:
+        top1 = '' if r.get('top1') is None else f'{r["top1"]:.2f}'
+        share = ' / '.join(f'{v:.1f}' for v in r.get('exit_share', []))
+        lines.append(f'| {r["name"]} | {r["img_per_s"]:.0f} | {top1} | {r["macs"] / 1e6:.2f} | '
+                     f'{share} |')
+    return '\n'.join(lines) + '\n'
+
+
+def format_early_exit_table(result: Dict) -> str:
+    """A markdown table of an early-exit sweep: top-1, MACs and the share of images each exit
+    answers, per confidence threshold."""
+    k = len(result['exit_top1'])
+    exits = ' / '.join(str(i + 1) for i in range(k))
+    lines = [f'| threshold | top-1 (%) | MMACs / image (sequential) | answered by exit {exits} / '
+             'vote (%) |', '|---:|---:|---:|---|']
+    for r in result['sweep']:
+        share = ' / '.join(f'{s:.1f}' for s in r['exit_share'])
+        lines.append(f'| {r["threshold"]:.2f} | {r["top1"]:.2f} | {r["gmacs"] * 1e3:.2f} | '
+                     f'{share} |')
+    single = ', '.join(f'exit {i + 1}: {a:.2f} %' for i, a in enumerate(result['exit_top1']))
+    return '\n'.join(lines) + f'\n\nSingle exits on the same {result["num_images"]} images: ' \
+        f'{single}.\n'

@@ -2,7 +2,8 @@
 (``tools/analysis_tools/benchmark_step.py``), inference
 (``tools/analysis_tools/benchmark_inference.py``) and the early-exit sweep
 (``tools/analysis_tools/early_exit_sweep.py``); the tools print them and
-``tools/analysis_tools/results_tables.py`` renders them into the docs."""
+``tools/analysis_tools/results_tables.py`` renders them into the docs; also the step profile
+(``tools/analysis_tools/profile_step.py``)."""
 from typing import Dict
 
 # timing rounds per step variant (ours and the hand-written loop alternate); the median is kept
@@ -78,3 +79,36 @@ def format_early_exit_table(result: Dict) -> str:
     single = ', '.join(f'exit {i + 1}: {a:.2f} %' for i, a in enumerate(result['exit_top1']))
     return '\n'.join(lines) + f'\n\nSingle exits on the same {result["num_images"]} images: ' \
         f'{single}.\n'
+
+
+def format_profile(result: Dict) -> str:
+    """Markdown tables of the phases and operators of every profiled variant (and, for two
+    variants, the per-operator difference)."""
+    variants = list(result['variants'])
+    s = result['settings']
+    lines = [f'{s["pair"]}, batch {s["batch"]}, {s["iters"]} profiled steps after '
+             f'{s["warmup"]}, {s["threads"]} threads, torch {s["torch"]}; ms per step', '',
+             '| phase | ' + ' | '.join(variants) + ' |', '|---|' + '---:|' * len(variants)]
+    phases = list(dict.fromkeys(p for v in variants
+                                for p in result['variants'][v]['phases_ms']))
+    for p in phases:
+        cells = [result['variants'][v]['phases_ms'].get(p) for v in variants]
+        lines.append(f'| {p} | ' + ' | '.join('' if c is None else f'{c:.1f}' for c in cells)
+                     + ' |')
+    ops = list(dict.fromkeys(o for v in variants for o in result['variants'][v]['ops_ms']))
+    head = ' | '.join(variants)
+    if len(variants) == 2:
+        head += f' | {variants[1]} - {variants[0]}'
+    lines += ['', f'| operator (self CPU) | {head} |',
+              '|---|' + '---:|' * (len(variants) + (len(variants) == 2))]
+    rows = []
+    for o in ops:
+        cells = [result['variants'][v]['ops_ms'].get(o, {}).get('self_ms') for v in variants]
+        diff = ((cells[1] or 0.0) - (cells[0] or 0.0)) if len(variants) == 2 else None
+        rows.append((diff if diff is not None else -(cells[0] or 0.0), o, cells, diff))
+    if len(variants) == 2:
+        rows.sort(key=lambda r: r[0], reverse=True)
+    for _, o, cells, diff in rows:
+        text = ' | '.join('' if c is None else f'{c:.1f}' for c in cells)
+        lines.append(f'| {o} | {text}' + (f' | {diff:+.1f}' if diff is not None else '') + ' |')
+    return '\n'.join(lines) + '\n'

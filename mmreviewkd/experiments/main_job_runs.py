@@ -142,8 +142,9 @@ def run_model(key: str, name: str, config: str, work_dir: str, options: List[str
         where = MULTI_EXIT[key]
         weights = ','.join(str(w) for w in fitted['weights'])
         print(f'[main job]   {name}: vote weights {fitted["weights"]} fitted on validation '
-              f'({fitted["accuracy"]:.2f}% there; exits {fitted["exit_accuracy"]}, equal '
-              f'weights {fitted["soft_accuracy"]:.2f}%)', flush=True)
+              f'({fitted["accuracy"]:.2f}% there; exits '
+              f'{", ".join(f"{a:.2f}" for a in fitted["exit_accuracy"])}%, equal weights '
+              f'{fitted["soft_accuracy"]:.2f}%)', flush=True)
         metrics = evaluate(config, work_dir, split, eval_opts + [
             f'{where}.vote=weighted', f'{where}.vote_weights=[{weights}]'],
                            f'{split}_fitted_vote')

@@ -23,8 +23,9 @@ def step():
     return load('benchmark_step')
 
 
-def test_step_variants_come_from_the_configs_with_the_right_options(step):
-    cfgs = {v: step.model_cfg(v, 'resnet56', 'resnet20') for v in step.VARIANTS}
+def test_step_variants_come_from_the_configs_with_the_right_options():
+    from mmreviewkd.experiments.step_models import VARIANTS, model_cfg
+    cfgs = {v: model_cfg(v, 'resnet56', 'resnet20') for v in VARIANTS}
     assert cfgs['student']['type'].endswith('ImageClassifier')
     assert cfgs['reviewkd']['type'] == 'ReviewKDDistill' and 'channels_last' not in cfgs['reviewkd']
     ref = cfgs['reviewkd_reference']
@@ -37,7 +38,7 @@ def test_step_variants_come_from_the_configs_with_the_right_options(step):
     assert set(cfgs['kd']['distiller']['distill_losses']) == {'loss_kl'}
     assert cfgs['tskd']['type'] == 'TSKDDistill'
     assert all('teacher_ckpt' not in c for c in cfgs.values())
-    assert step.model_cfg('tskd', 'resnet110', 'resnet32') is None  # no such config
+    assert model_cfg('tskd', 'resnet110', 'resnet32') is None  # no such config
 
 
 def test_step_worker_times_ours_and_the_handwritten_loop_on_one_model(step):

@@ -32,100 +32,20 @@ step and the extra training parameters. Figures are printed and saved as JSON; n
 asserted.
 """
 import argparse
-import copy
 import json
 import os
 import os.path as osp
 import statistics
 import subprocess
 import sys
-import time
 from typing import Dict, List, Optional
 
 from mmreviewkd.experiments.benchmark_tables import STEP_ROUNDS, format_step_pair, step_ratios
+from mmreviewkd.experiments.step_models import (VARIANTS, build, config_path, fake_batch,
+                                                mmengine_stepper, model_cfg, seconds_per_step,
+                                                to_channels_last)
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-
-VARIANTS = ['student', 'student_channels_last', 'kd', 'reviewkd', 'reviewkd_reference',
-            'reviewkd_split_only', 'reviewkd_inference_mode', 'reviewkd_compiled', 'tskd']
-KD_CONFIG = 'configs/fashion_mnist/kd_resnet56_resnet20_fmnist.py'
-
-
-def config_path(variant: str, teacher: str, student: str) -> str:
-    if variant.startswith('student'):
-        return osp.join(ROOT, 'configs', 'cifar100', f'{student}_cifar100.py')
-    if variant == 'tskd':
-        return osp.join(ROOT, 'configs', 'tskd', f'tskd_{teacher}_{student}_cifar100.py')
-    return osp.join(ROOT, 'configs', 'reviewkd', f'reviewkd_{teacher}_{student}_cifar100.py')
-
-
-def model_cfg(variant: str, teacher: str, student: str) -> Optional[dict]:
-    """The model config of a variant, from the committed configs (None if there is none)."""
-    from mmengine.config import Config
-    path = config_path(variant, teacher, student)
-    if not osp.isfile(path):
-        return None
-    cfg = Config.fromfile(path)
-    model = copy.deepcopy(cfg.model.to_dict() if hasattr(cfg.model, 'to_dict') else cfg.model)
-    model.setdefault('data_preprocessor', cfg.get('data_preprocessor'))
-    model.pop('teacher_ckpt', None)  # random weights: timing only
-    if variant == 'kd':
-        kd = Config.fromfile(osp.join(ROOT, KD_CONFIG)).model.distiller
-        model['distiller'] = copy.deepcopy(kd.to_dict())
-    elif variant == 'reviewkd_reference':
-        model['channels_last'] = False
-        model['distiller']['connectors']['review']['split_attention'] = False
-    elif variant == 'reviewkd_split_only':
-        model['channels_last'] = False
-    elif variant == 'reviewkd_inference_mode':
-        model['teacher_grad_mode'] = 'inference_mode'
-    elif variant == 'reviewkd_compiled':
-        model['compile_connectors'] = True
-    return model
-
-
-def build(cfg: dict):
-    from mmengine.registry import DefaultScope
-
-    import mmreviewkd  # noqa: F401
-    from mmreviewkd.registry import MODELS
-    with DefaultScope.overwrite_default_scope(cfg.get('_scope_', 'mmpretrain')):
-        return MODELS.build(copy.deepcopy(cfg))
-
-
-def fake_batch(batch: int, seed: int = 0) -> dict:
-    import torch
-    from mmpretrain.structures import DataSample
-    g = torch.Generator().manual_seed(seed)
-    imgs = [torch.randint(0, 256, (3, 32, 32), generator=g, dtype=torch.uint8)
-            for _ in range(batch)]
-    return dict(inputs=imgs, data_samples=[DataSample().set_gt_label(i % 100)
-                                           for i in range(batch)])
-
-
-def to_channels_last(model) -> None:
-    """Plain classifiers have no option: convert weights and, per step, the inputs."""
-    import torch
-    model.to(memory_format=torch.channels_last)
-    dp = model.data_preprocessor
-    orig = dp.forward
-
-    def forward(data, training=False):
-        out = orig(data, training)
-        out['inputs'] = out['inputs'].contiguous(memory_format=torch.channels_last)
-        return out
-    dp.forward = forward
-
-
-def mmengine_stepper(model, batch: int):
-    """One ``train_step`` (MMEngine's path, as in tools/train.py) per call."""
-    import torch
-    from mmengine.optim import OptimWrapper
-    model.train()
-    params = [p for p in model.parameters() if p.requires_grad]
-    wrapper = OptimWrapper(torch.optim.SGD(params, lr=0.01, momentum=0.9))
-    data = fake_batch(batch)
-    return lambda: model.train_step(data, wrapper)
 
 
 def handwritten_stepper(model, batch: int):
@@ -168,15 +88,6 @@ def handwritten_stepper(model, batch: int):
         loss.backward()
         opt.step()
     return step
-
-
-def seconds_per_step(step, iters: int, warmup: int) -> float:
-    for _ in range(warmup):
-        step()
-    t0 = time.perf_counter()
-    for _ in range(iters):
-        step()
-    return (time.perf_counter() - t0) / iters
 
 
 def _status_mb(field: str) -> float:

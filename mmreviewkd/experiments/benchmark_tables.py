@@ -37,7 +37,8 @@ def format_step_pair(pair: str, data: Dict) -> str:
     teacher, student = pair.split(':')
     settings = data['settings']
     lines = [f'{teacher} -> {student}, batch {settings["batch"]}, 3x32x32, '
-             f'{settings["threads"]} threads, torch {settings["torch"]}, median of '
+             f'{settings["threads"]} threads, {settings.get("amp", "fp32")}, torch '
+             f'{settings["torch"]}, median of '
              f'{STEP_ROUNDS} rounds of {settings["iters"]} steps', '',
              '| variant | s/step | x student | step peak MB | extra params | hand-written s/step |',
              '|---|---:|---:|---:|---:|---:|']
@@ -87,7 +88,9 @@ def format_profile(result: Dict) -> str:
     variants = list(result['variants'])
     s = result['settings']
     lines = [f'{s["pair"]}, batch {s["batch"]}, {s["iters"]} profiled steps after '
-             f'{s["warmup"]}, {s["threads"]} threads, torch {s["torch"]}; ms per step', '',
+             f'{s["warmup"]}, {s["threads"]} threads, '
+             f'{"bfloat16 autocast" if s.get("amp") else "fp32"}, torch {s["torch"]}; ms per step',
+             '',
              '| phase | ' + ' | '.join(variants) + ' |', '|---|' + '---:|' * len(variants)]
     phases = list(dict.fromkeys(p for v in variants
                                 for p in result['variants'][v]['phases_ms']))

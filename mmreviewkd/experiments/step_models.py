@@ -84,13 +84,23 @@ def to_channels_last(model) -> None:
     dp.forward = forward
 
 
-def mmengine_stepper(model, batch: int):
-    """One ``train_step`` (MMEngine's path, as in tools/train.py) per call."""
+def optim_wrapper(model, amp: bool = False):
+    """SGD in MMEngine's ``OptimWrapper``, or with ``amp`` in ``CPUAmpOptimWrapper`` (bfloat16
+    autocast, what ``tools/train.py --amp`` uses without a GPU)."""
     import torch
     from mmengine.optim import OptimWrapper
-    model.train()
+
+    from mmreviewkd.engine.optimizers import CPUAmpOptimWrapper
     params = [p for p in model.parameters() if p.requires_grad]
-    wrapper = OptimWrapper(torch.optim.SGD(params, lr=0.01, momentum=0.9))
+    optimizer = torch.optim.SGD(params, lr=0.01, momentum=0.9)
+    return CPUAmpOptimWrapper(optimizer=optimizer) if amp else OptimWrapper(optimizer)
+
+
+def mmengine_stepper(model, batch: int, amp: bool = False):
+    """One ``train_step`` (MMEngine's path, as in tools/train.py) per call; ``amp``: under
+    bfloat16 autocast."""
+    model.train()
+    wrapper = optim_wrapper(model, amp)
     data = fake_batch(batch)
     return lambda: model.train_step(data, wrapper)
 

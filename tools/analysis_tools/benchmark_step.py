@@ -108,7 +108,7 @@ def _reset_peak() -> bool:
 
 
 def worker(pair: str, variant: str, batch: int, iters: int, warmup: int,
-           threads: Optional[int]) -> Dict:
+           threads: Optional[int], amp: bool = False) -> Dict:
     """Build one variant and time it (in this process); returns the figures."""
     import torch
     if threads:
@@ -131,7 +131,7 @@ def worker(pair: str, variant: str, batch: int, iters: int, warmup: int,
     out = dict(config=osp.relpath(config_path(variant, teacher, student), ROOT),
                extra_params=sum(p.numel() for p in model.parameters() if p.requires_grad) -
                n_student)
-    step = mmengine_stepper(model, batch)
+    step = mmengine_stepper(model, batch, amp)
     rss0 = _status_mb('VmRSS')
     exact_peak = _reset_peak()
     out['s_per_step'] = seconds_per_step(step, iters, warmup)
@@ -162,6 +162,8 @@ def run_variant(pair: str, variant: str, args) -> Dict:
            '--batch', str(args.batch), '--iters', str(args.iters), '--warmup', str(args.warmup)]
     if args.threads:
         cmd += ['--threads', str(args.threads)]
+    if args.amp:
+        cmd.append('--amp')
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith('{')]
     if proc.returncode != 0 or not lines:
@@ -188,17 +190,21 @@ def main(argv=None) -> Dict:
     parser.add_argument('--append', action='store_true',
                         help='add these pairs to an existing --out (e.g. a heavier pair measured '
                         'with fewer --iters); each pair keeps its own settings')
+    parser.add_argument('--amp', action='store_true',
+                        help='every variant under bfloat16 autocast (CPUAmpOptimWrapper, as '
+                        'tools/train.py --amp on CPU); the hand-written loop stays fp32')
     parser.add_argument('--worker', nargs=2, metavar=('PAIR', 'VARIANT'), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
         print(json.dumps(worker(*args.worker, args.batch, args.iters, args.warmup,
-                                args.threads)))
+                                args.threads, args.amp)))
         return {}
     import torch
     variants = [v for v in args.variants if not (args.no_compile and v == 'reviewkd_compiled')]
     results = dict(settings=dict(batch=args.batch, iters=args.iters, warmup=args.warmup,
                                  threads=args.threads or torch.get_num_threads(),
-                                 torch=torch.__version__, input='3x32x32 random, 100 classes'),
+                                 torch=torch.__version__, input='3x32x32 random, 100 classes',
+                                 amp='bfloat16 autocast' if args.amp else 'fp32'),
                    pairs={})
     for pair in args.pairs:
         row = {}

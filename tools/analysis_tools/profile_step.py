@@ -64,17 +64,15 @@ def mark_phases(model, wrapper) -> List[str]:
 
 
 def profile_variant(pair: str, variant: str, batch: int, iters: int, warmup: int,
-                    top: int) -> Dict:
+                    top: int, amp: bool = False) -> Dict:
     """Phases and top operators (ms per step) of ``iters`` profiled steps of one variant."""
     import torch
-    from mmengine.optim import OptimWrapper
 
-    from mmreviewkd.experiments.step_models import build, fake_batch, model_cfg
+    from mmreviewkd.experiments.step_models import build, fake_batch, model_cfg, optim_wrapper
     teacher, student = pair.split(':')
     model = build(model_cfg(variant, teacher, student))
     model.train()
-    wrapper = OptimWrapper(torch.optim.SGD([p for p in model.parameters() if p.requires_grad],
-                                           lr=0.01, momentum=0.9))
+    wrapper = optim_wrapper(model, amp)
     data = fake_batch(batch)
     for _ in range(warmup):
         model.train_step(data, wrapper)
@@ -105,17 +103,19 @@ def main(argv=None) -> Dict:
     parser.add_argument('--iters', type=int, default=5)
     parser.add_argument('--warmup', type=int, default=3)
     parser.add_argument('--top', type=int, default=25, help='operators listed per variant')
+    parser.add_argument('--amp', action='store_true', help='under bfloat16 autocast')
     parser.add_argument('--out', default='work_dirs/benchmarks/profile.json')
     args = parser.parse_args(argv)
     import torch
     result = dict(settings=dict(pair=args.pair, batch=args.batch, iters=args.iters,
                                 warmup=args.warmup, threads=torch.get_num_threads(),
-                                torch=torch.__version__),
+                                torch=torch.__version__, amp=args.amp),
                   variants={})
     for variant in args.variants:
         print(f'[profile_step] {args.pair} {variant} ...', flush=True)
         result['variants'][variant] = profile_variant(args.pair, variant, args.batch,
-                                                      args.iters, args.warmup, args.top)
+                                                      args.iters, args.warmup, args.top,
+                                                      args.amp)
     print(format_profile(result))
     os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
     with open(args.out, 'w') as f:

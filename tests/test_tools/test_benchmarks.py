@@ -98,3 +98,16 @@ def test_missing_block_names_the_file_and_marker(tables):
     text = 'a\n<!-- generated: inference -->\nold\n<!-- end: inference -->\nb'
     assert tables.fill(text, 'inference', 'new\n', 'R') == \
         'a\n<!-- generated: inference -->\nnew\n<!-- end: inference -->\nb'
+
+
+def test_profile_marks_the_phases_of_the_real_step():
+    out = load('profile_step').profile_variant('resnet56:resnet20', 'reviewkd', batch=2,
+                                               iters=1, warmup=1, top=5)
+    phases = out['phases_ms']
+    for name in ('teacher forward', 'student forward + task loss', 'connector review forward',
+                 'loss loss_hcl forward', 'backward', 'optimizer step', 'whole step'):
+        assert phases[name] > 0, name
+    inner = phases['teacher forward'] + phases['student forward + task loss'] + \
+        phases['backward']
+    assert phases['whole step'] >= inner  # the phases are parts of the step
+    assert len(out['ops_ms']) == 5

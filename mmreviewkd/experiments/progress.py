@@ -95,7 +95,7 @@ class JobClock:
 
 def run_logged(cmd: List[str], log: str, cwd: str, threads: Optional[int] = None,
                job_eta: Optional[Callable[[Optional[float]], str]] = None, every: float = 20.0,
-               epochs: int = 1, label: str = '[main job]') -> None:
+               epochs: int = 1, label: str = '[main job]') -> Optional[float]:
     """Run a tool with its output in ``log`` and show its progress while it runs.
 
     On a terminal a tqdm bar (iteration, running loss, the job's ETA); elsewhere one line
@@ -111,6 +111,10 @@ def run_logged(cmd: List[str], log: str, cwd: str, threads: Optional[int] = None
         epochs: the run's epochs, for its progress fraction.
         label: the prefix of every line printed.
 
+    Returns:
+        The command's peak resident memory in MB (``VmHWM`` of /proc, read every second;
+        None where /proc is not there).
+
     Raises:
         RuntimeError: when the command fails; the message ends with the log's last 30 lines.
     """
@@ -121,8 +125,10 @@ def run_logged(cmd: List[str], log: str, cwd: str, threads: Optional[int] = None
     with open(log, 'w') as f:
         proc = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT, cwd=cwd, env=env)
         started = last_print = time.time()
+        peak = None
         while proc.poll() is None:
             time.sleep(1.0)
+            peak = _peak_rss_mb(proc.pid) or peak
             if not tty and time.time() - last_print < every:
                 continue
             last_print = time.time()
@@ -154,3 +160,16 @@ def run_logged(cmd: List[str], log: str, cwd: str, threads: Optional[int] = None
         with open(log) as f:
             tail = ''.join(f.readlines()[-30:])
         raise RuntimeError(f'command failed ({proc.returncode}): {" ".join(cmd)}\n{tail}')
+    return peak
+
+
+def _peak_rss_mb(pid: int) -> Optional[float]:
+    """A live process's peak resident memory so far in MB (``VmHWM``), or None."""
+    try:
+        with open(f'/proc/{pid}/status') as f:
+            for line in f:
+                if line.startswith('VmHWM:'):
+                    return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        return None
+    return None

@@ -12,7 +12,8 @@ README; everything between the markers is replaced by the table rendered from NA
 * ``fmnist_reproduction``: that run vs. the earlier ``configs/fashion_mnist/benchmark_3seeds.json``;
 * ``training_step``: ``docs/results/step.json`` (benchmark_step.py);
 * ``inference``: ``docs/results/inference.json`` (benchmark_inference.py);
-* ``early_exit``: ``configs/tskd/early_exit_fmnist.json`` (early_exit_sweep.py).
+* ``early_exit``: ``configs/tskd/early_exit_fmnist.json`` (early_exit_sweep.py);
+* ``det_protocol``: ``configs/reviewkd_det/protocol_fmnist_coco.json`` (tools/det_benchmark.py).
 
 ``configs/fashion_mnist/metafile.yml`` is written whole, its results from the protocol JSON.
 
@@ -29,6 +30,7 @@ from typing import Callable, Dict, List
 
 from mmreviewkd.experiments.benchmark_tables import (format_early_exit_table,
                                                      format_inference_table, format_step_pair)
+from mmreviewkd.experiments.det_protocol_table import format_summary as format_det_summary
 from mmreviewkd.experiments.fmnist_recipe import METHODS, TEACHER
 from mmreviewkd.experiments.main_job_table import render_saved_table
 from mmreviewkd.experiments.protocol import format_summary
@@ -43,6 +45,7 @@ SOURCES = dict(
     early_exit='configs/tskd/early_exit_fmnist.json',
     main_job='docs/results/main_job.json',
     main_job_validation='docs/results/main_job_validation.json',
+    det_protocol='configs/reviewkd_det/protocol_fmnist_coco.json',
 )
 FILES = {
     'README.md': ['main_job'],
@@ -52,6 +55,7 @@ FILES = {
     'configs/fashion_mnist/README.md': ['fmnist_protocol'],
     'configs/reviewkd/README.md': ['fmnist_protocol'],
     'configs/tskd/README.md': ['fmnist_protocol', 'early_exit'],
+    'configs/reviewkd_det/README.md': ['det_protocol'],
 }
 
 
@@ -124,6 +128,10 @@ def early_exit() -> str:
     return format_early_exit_table(_json('early_exit'))
 
 
+def det_protocol() -> str:
+    return format_det_summary(_json('det_protocol'))
+
+
 def fmnist_metafile() -> str:
     """The Fashion-MNIST metafile: every config of the folder with its protocol mean top-1."""
     data = _json('fmnist_protocol')
@@ -152,7 +160,8 @@ WHOLE_FILES: Dict[str, Callable[[], str]] = {
 BLOCKS: Dict[str, Callable[[], str]] = dict(
     fmnist_protocol=fmnist_protocol, fmnist_reproduction=fmnist_reproduction, main_job=main_job,
     main_job_validation=main_job_validation, fmnist_protocol_3seeds=fmnist_protocol_3seeds,
-    training_step=training_step, inference=inference, early_exit=early_exit)
+    training_step=training_step, inference=inference, early_exit=early_exit,
+    det_protocol=det_protocol)
 
 
 def fill(text: str, name: str, body: str, path: str) -> str:

@@ -1,13 +1,17 @@
 """Generate a small COCO-format detection / instance-segmentation dataset from Fashion-MNIST.
 
     python tools/dataset_converters/make_fmnist_coco.py [--src data/fashion_mnist]
-        [--out data/fmnist_coco] [--train 400] [--val 100] [--size 128] [--seed 0]
+        [--out data/fmnist_coco] [--train 400] [--val 100] [--holdout 0] [--size 128] [--seed 0]
 
 Every canvas gets 1..``--max-objects`` Fashion-MNIST items pasted at random positions and scales
 (items may overlap; later items are on top). An item's mask is its visible pixels above
 ``--threshold``; its box is the mask's extent; its category is its Fashion-MNIST class. Items
 are tinted with a random colour on a dark noisy background. Train and val come from the
 Fashion-MNIST train and test sets respectively; everything is deterministic given ``--seed``.
+With ``--holdout N`` a third split, ``holdout``, of N canvases is composed from the last 5 000
+Fashion-MNIST training images (the classification validation split) and the training canvases
+from the first 55 000 only: a validation split for choices, disjoint from training in canvases
+and in items (``val`` stays the evaluation split, from the test set).
 
 Writes ``{out}/{train,val}/*.png`` and ``{out}/annotations/instances_{train,val}.json`` (masks
 as COCO RLE), the layout MMDet's ``CocoDataset`` reads.
@@ -20,6 +24,9 @@ from typing import Dict, List, Tuple
 
 import numpy as np
 
+# Fashion-MNIST training images that --holdout canvases are made of (the last ones: the same
+# items as the classification validation split, configs/fashion_mnist/)
+HOLDOUT_ITEMS = 5000
 CLASSES = ('T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker',
            'Bag', 'Ankle boot')
 
@@ -103,6 +110,8 @@ def main(argv=None) -> Dict[str, str]:
     parser.add_argument('--out', default='data/fmnist_coco')
     parser.add_argument('--train', type=int, default=400, help='training canvases')
     parser.add_argument('--val', type=int, default=100, help='validation canvases')
+    parser.add_argument('--holdout', type=int, default=0,
+                        help='held-out validation canvases from the last 5000 training items')
     parser.add_argument('--size', type=int, default=128, help='canvas side in pixels')
     parser.add_argument('--max-objects', type=int, default=4)
     parser.add_argument('--min-scale', type=float, default=0.8)
@@ -111,11 +120,16 @@ def main(argv=None) -> Dict[str, str]:
     parser.add_argument('--seed', type=int, default=0)
     args = parser.parse_args(argv)
 
+    train_imgs = read_idx(_find(args.src, 'train-images-idx3-ubyte'))
+    train_lbls = read_idx(_find(args.src, 'train-labels-idx1-ubyte'))
     splits = dict(
-        train=(read_idx(_find(args.src, 'train-images-idx3-ubyte')),
-               read_idx(_find(args.src, 'train-labels-idx1-ubyte')), args.train),
+        train=(train_imgs, train_lbls, args.train),
         val=(read_idx(_find(args.src, 't10k-images-idx3-ubyte')),
              read_idx(_find(args.src, 't10k-labels-idx1-ubyte')), args.val))
+    if args.holdout > 0:  # items disjoint too: the last HOLDOUT_ITEMS training images
+        cut = len(train_imgs) - HOLDOUT_ITEMS
+        splits['train'] = (train_imgs[:cut], train_lbls[:cut], args.train)
+        splits['holdout'] = (train_imgs[cut:], train_lbls[cut:], args.holdout)
     os.makedirs(osp.join(args.out, 'annotations'), exist_ok=True)
     written = {}
     for i, (split, (imgs, lbls, num)) in enumerate(splits.items()):

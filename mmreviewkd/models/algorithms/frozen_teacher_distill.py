@@ -49,6 +49,12 @@ class FrozenTeacherDistill(SingleTeacherDistill):
         teacher_grad_mode (str): ``'no_grad'`` (default) or ``'inference_mode'``.
         compile_connectors (bool | dict): ``torch.compile`` every connector in place (state
             dict keys unchanged); a dict is passed to ``torch.compile``. Defaults to False.
+        pair_student_init (bool): Build the student first and initialise it from the random
+            state right after its build, the state a run of the student alone initialises it
+            from: with the same seed the student starts from the same weights as that run (and
+            as every other method with this option), so seeds pair initialisation across
+            methods. Off by default: on, it changes the student's initial weights (so the
+            published runs, made without it, would not reproduce).
         **kwargs: ``SingleTeacherDistill`` arguments (``architecture``, ``teacher``,
             ``distiller``, ``teacher_trainable``, ``teacher_norm_eval`` ...).
 
@@ -65,11 +71,20 @@ class FrozenTeacherDistill(SingleTeacherDistill):
                  channels_last: Optional[bool] = None,
                  teacher_grad_mode: str = 'no_grad',
                  compile_connectors: Union[bool, dict] = False,
+                 pair_student_init: bool = False,
                  **kwargs) -> None:
         # an MMDetection student/teacher without mmcv's compiled ops: one clear error first
         check_mmcv_ops_for_config(dict(model={k: kwargs.get(k)
                                               for k in ('architecture', 'teacher')}))
+        student_rng = None
+        if pair_student_init:
+            if not isinstance(kwargs.get('architecture'), dict):
+                raise TypeError('model.pair_student_init needs `architecture` as a config dict')
+            from mmrazor.registry import MODELS as RAZOR_MODELS
+            kwargs['architecture'] = RAZOR_MODELS.build(kwargs['architecture'])
+            student_rng = torch.random.get_rng_state()
         super().__init__(*args, teacher_ckpt=None, **kwargs)
+        self._student_rng_state = student_rng
         self.teacher_preprocess = dict(teacher_preprocess) if teacher_preprocess else None
         self.teacher_normalization = (self._build_teacher_normalization(teacher_preprocess)
                                       if teacher_preprocess else None)
@@ -88,6 +103,20 @@ class FrozenTeacherDistill(SingleTeacherDistill):
         self._setup_speed(channels_last, teacher_grad_mode, compile_connectors)
 
     # ------------------------------------------------------------------ build
+    def init_weights(self) -> None:
+        """MMEngine's initialisation; with ``pair_student_init`` the student first, drawing
+        from the random state saved after its build (the rest continues the outer stream), in
+        the contiguous format a student alone has (random fills follow the memory order)."""
+        if self._student_rng_state is not None and not self.student.is_init:
+            outer = torch.random.get_rng_state()
+            torch.random.set_rng_state(self._student_rng_state)
+            self.student.to(memory_format=torch.contiguous_format)
+            self.student.init_weights()
+            if self.channels_last:
+                self.student.to(memory_format=torch.channels_last)
+            torch.random.set_rng_state(outer)
+        super().init_weights()
+
     def _build_teacher_normalization(self, cfg: dict) -> TeacherNormalization:
         dp = self.data_preprocessor
         if not getattr(dp, '_enable_normalize', False):

@@ -6,28 +6,26 @@ differences, and each run's training-step cost.
 The data are generated Fashion-MNIST canvases (``tools/dataset_converters/make_fmnist_coco.py``)
 with three splits: ``train``, ``holdout`` (validation for choices: canvases and items disjoint
 from training) and ``val`` (the evaluation split, from the Fashion-MNIST test set). ReviewKD's
-HCL weight is chosen on ``holdout`` at the first seed; ``val`` is only used for the published
-numbers. Every run lives in its own folder and is reused when finished, so an interrupted
-protocol resumes where it stopped. Seed s gives both methods the same seed and data order.
+HCL weight is chosen on ``holdout`` at a seed of its own (``--choice-seed``, not one of the
+published seeds, so the chosen run's luck does not enter the published numbers); ``val`` is
+only used for the published numbers. Every run lives in its own folder and is reused when it was
+made with the same settings, so an interrupted protocol resumes where it stopped. Seed s gives
+both methods the same seed, data order and initial student weights (``pair_student_init``).
 """
 import argparse
-import glob
 import json
 import os
 import os.path as osp
-import statistics
 import sys
-import time
 from typing import Dict, List, Optional
 
-from .det_protocol_table import BOX_METRICS, REVIEWKD, STUDENT, TEACHER, summarise
+from .det_protocol_runs import LABEL, evaluate, export_teacher, run_tool, train
+from .det_protocol_table import REVIEWKD, STUDENT, TEACHER, summarise
 from .paths import project_root
-from .progress import run_logged
 
 DESCRIPTION = ('The detection protocol on the embedded data: student detector alone vs with '
                'ReviewKD over paired seeds, COCO box AP.')
 DET = osp.join('configs', 'reviewkd_det', 'fmnist_coco')
-LABEL = '[det protocol]'
 
 # The published schedule and its smoke version (tests): canvases per split, epochs, batch and
 # the HCL-weight candidates compared on the holdout split.
@@ -43,100 +41,26 @@ def data_options(root: str, split: str) -> List[str]:
     ``split`` (``'holdout'`` or ``'val'``)."""
     ann = f'{root}/annotations/instances_{split}.json'
     return [f'train_dataloader.dataset.data_root={root}/',
-            f'val_dataloader.dataset.data_root={root}/',
             f'test_dataloader.dataset.data_root={root}/',
             f'test_dataloader.dataset.ann_file={ann}',
             f'test_dataloader.dataset.data_prefix.img={split}/',
-            f'test_evaluator.ann_file={ann}', f'val_evaluator.ann_file={ann}',
+            f'test_evaluator.ann_file={ann}',
             'train_dataloader.num_workers=0', 'train_dataloader.persistent_workers=False',
             'test_dataloader.num_workers=0', 'test_dataloader.persistent_workers=False']
 
 
 def schedule_options(epochs: int, batch: int, train_images: int, seed: int) -> List[str]:
-    """MMDet's 1x schedule scaled to ``epochs``: LR steps at 8/12 and 11/12 of the run, the
-    linear warm-up shortened to one epoch (at most MMDet's 500 iterations); no validation
-    during training (the test tool evaluates once at the end)."""
+    """MMDet's 1x schedule scaled to ``epochs``: LR steps after 8/12 and 11/12 of the epochs
+    (rounded, kept inside the run: a step at the last epoch would never act), the linear
+    warm-up shortened to one epoch (at most MMDet's 500 iterations); no validation during
+    training (the test tool evaluates once at the end)."""
     iters = max(1, train_images // batch)
-    steps = sorted({max(1, round(epochs * 8 / 12)), max(1, round(epochs * 11 / 12))})
+    steps = sorted({min(epochs - 1, int(epochs * f + 0.5)) for f in (8 / 12, 11 / 12)} - {0})
     return [f'train_cfg.max_epochs={epochs}', f'train_dataloader.batch_size={batch}',
             f'param_scheduler.0.end={min(500, iters)}',
             f'param_scheduler.1.end={epochs}', f'param_scheduler.1.milestones={steps}',
             'val_cfg=None', 'val_dataloader=None', 'val_evaluator=None',
             f'randomness.seed={seed}', 'default_hooks.logger.interval=10']
-
-
-def step_cost(work_dir: str) -> Dict[str, Optional[float]]:
-    """Median seconds per training iteration (MMEngine's logged ``time``, the first logged
-    window left out) from the run's ``scalars.json``."""
-    files = sorted(glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json')))
-    times = []
-    for path in files:
-        with open(path) as f:
-            times += [json.loads(line)['time'] for line in f if '"time"' in line]
-    times = times[1:] or times
-    return dict(s_per_iter=round(statistics.median(times), 4) if times else None)
-
-
-def run_tool(cmd: List[str], log: str) -> Dict[str, Optional[float]]:
-    """Run a tool from the project root; return its wall seconds and peak RSS (MB)."""
-    t0 = time.time()
-    peak = run_logged(cmd, log, cwd=project_root(), label=LABEL)
-    return dict(seconds=round(time.time() - t0, 1), peak_rss_mb=peak)
-
-
-def train(name: str, config: str, work_dir: str, options: List[str]) -> Dict:
-    """Train one detector with ``tools/train.py`` unless ``work_dir`` holds the finished run
-    (an interrupted one resumes); return its cost record (``train_done.json``).
-
-    Raises:
-        RuntimeError: when ``work_dir`` holds a run made with other options.
-    """
-    done = osp.join(work_dir, 'train_done.json')
-    made = dict(config=config, options=options)
-    if osp.isfile(done):
-        with open(done) as f:
-            record = json.load(f)
-        if record['made'] != made:
-            raise RuntimeError(f'{work_dir} was trained with other settings; remove the folder '
-                               'or use another --work-dir')
-        print(f'{LABEL} reusing the trained {name} in {work_dir}', flush=True)
-        return record
-    print(f'{LABEL} training {name} -> {work_dir}', flush=True)
-    cost = run_tool([sys.executable, 'tools/train.py', config, '--work-dir', work_dir, '--resume',
-                     '--cfg-options', *options], osp.join(work_dir, 'train_stdout.log'))
-    record = dict(made=made, **cost, **step_cost(work_dir))
-    with open(done, 'w') as f:
-        json.dump(record, f, indent=2)
-    return record
-
-
-def evaluate(config: str, work_dir: str, split: str, options: List[str]) -> Dict[str, float]:
-    """COCO box metrics (AP in %, :data:`BOX_METRICS`) of a run's last checkpoint on
-    ``split``, computed once with ``tools/test.py`` and kept in ``metrics_<split>.json``."""
-    out = osp.join(work_dir, f'metrics_{split}.json')
-    if not osp.isfile(out):
-        with open(osp.join(work_dir, 'last_checkpoint')) as f:
-            ckpt = f.read().strip()
-        raw = osp.join(work_dir, f'test_metrics_{split}.json')
-        run_tool([sys.executable, 'tools/test.py', config, ckpt, '--work-dir', work_dir,
-                  '--metrics-out', raw, '--cfg-options', *options],
-                 osp.join(work_dir, f'test_{split}_stdout.log'))
-        with open(raw) as f:
-            metrics = json.load(f)
-        box = {k: round(100 * metrics[f'coco/{k}'], 2) for k in BOX_METRICS}
-        with open(out, 'w') as f:
-            json.dump(box, f, indent=2)
-    with open(out) as f:
-        return json.load(f)
-
-
-def export_teacher(work_dir: str, path: str) -> str:
-    """The teacher's weights as a plain detector checkpoint (for ``teacher_ckpt``)."""
-    from mmreviewkd.apis.export import export_student
-    if not osp.isfile(path):
-        with open(osp.join(work_dir, 'last_checkpoint')) as f:
-            export_student(f.read().strip(), path, student_prefix='')
-    return path
 
 
 def make_data(st: Dict, root: str) -> None:
@@ -158,7 +82,10 @@ def make_data(st: Dict, root: str) -> None:
 def build_parser() -> argparse.ArgumentParser:
     """The command line of ``tools/det_benchmark.py``."""
     parser = argparse.ArgumentParser(description=DESCRIPTION)
-    parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
+    parser.add_argument('--seeds', type=int, nargs='+', default=[1, 2, 3],
+                        help='the published, paired seeds')
+    parser.add_argument('--choice-seed', type=int, default=0,
+                        help='the seed of the HCL-weight candidates (not a published seed)')
     parser.add_argument('--quick', action='store_true',
                         help='the smoke version (a few canvases, one epoch; for tests)')
     parser.add_argument('--work-dir', default=osp.join('work_dirs', 'det_protocol'))
@@ -167,8 +94,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[List[str]] = None) -> Dict:
-    """Run (or resume) the protocol; write and return its JSON."""
+    """Run (or resume) the protocol; write and return its JSON.
+
+    Raises:
+        ValueError: when ``--choice-seed`` is one of ``--seeds``.
+    """
     args = build_parser().parse_args(argv)
+    if args.choice_seed in args.seeds:
+        raise ValueError(f'--choice-seed {args.choice_seed} is one of --seeds {args.seeds}: '
+                         'the run that chose the HCL weight would enter the published numbers')
     st = dict(SETTINGS['quick' if args.quick else 'full'])
     work = osp.abspath(args.work_dir)
     root = osp.join(work, 'data')
@@ -185,25 +119,26 @@ def main(argv: Optional[List[str]] = None) -> Dict:
                               opts('val', st['teacher_epochs'], 0)))
     teacher = {s: evaluate(cfg['teacher'], t_dir, s, opts(s, st['teacher_epochs'], 0))
                for s in ('holdout', 'val')}
-    t_ckpt = export_teacher(t_dir, osp.join(work, 'teacher.pth'))
-    print(f'{LABEL} {TEACHER[0]}: box AP {teacher["val"]["bbox_mAP"]:.2f}', flush=True)
+    t_ckpt = export_teacher(t_dir)
+    print(f'{LABEL} {TEACHER[0]}: box AP {teacher["val"]["bbox_mAP"]}', flush=True)
 
     def reviewkd(weight: float, seed: int, split: str = 'val') -> List[str]:
+        # pair_student_init: the student starts from the student-alone run's weights
         return opts(split, st['epochs'], seed) + [
-            f'model.teacher_ckpt={t_ckpt}',
+            f'model.teacher_ckpt={t_ckpt}', 'model.pair_student_init=True',
             f'model.distiller.distill_losses.loss_hcl.loss_weight={weight}']
 
-    # the HCL weight: chosen on the holdout canvases at the first seed
-    seed0 = args.seeds[0]
+    # the HCL weight: chosen on the holdout canvases at a seed that is not published
     choice = {}
-    for w in st['hcl_weights']:
-        d = osp.join(work, f'reviewkd_w{w}_s{seed0}')
-        runs[osp.basename(d)] = train(f'{REVIEWKD[0]}, HCL weight {w}, seed {seed0}',
-                                      cfg['reviewkd'], d, reviewkd(w, seed0))
+    for w in st['hcl_weights'] if len(st['hcl_weights']) > 1 else []:
+        d = osp.join(work, f'reviewkd_w{w}_s{args.choice_seed}')
+        runs[osp.basename(d)] = train(f'{REVIEWKD[0]}, HCL weight {w}, seed {args.choice_seed}',
+                                      cfg['reviewkd'], d, reviewkd(w, args.choice_seed))
         choice[w] = evaluate(cfg['reviewkd'], d, 'holdout',
-                             reviewkd(w, seed0, 'holdout'))['bbox_mAP']
-    weight = max(choice, key=lambda w: (choice[w], -w))
-    print(f'{LABEL} HCL weight {weight} chosen on holdout (box AP {choice})', flush=True)
+                             reviewkd(w, args.choice_seed, 'holdout'))['bbox_mAP']
+    weight = max(choice, key=lambda w: (choice[w], -w)) if choice else st['hcl_weights'][0]
+    print(f'{LABEL} HCL weight {weight} (holdout box AP per candidate: {choice or "one"})',
+          flush=True)
 
     per_seed = {}
     for seed in args.seeds:
@@ -216,18 +151,18 @@ def main(argv: Optional[List[str]] = None) -> Dict:
         per_seed[seed] = dict(
             student=evaluate(cfg['student'], s_dir, 'val', opts('val', st['epochs'], seed)),
             reviewkd=evaluate(cfg['reviewkd'], r_dir, 'val', reviewkd(weight, seed)))
-        print(f'{LABEL} seed {seed}: box AP student {per_seed[seed]["student"]["bbox_mAP"]:.2f}'
-              f', ReviewKD {per_seed[seed]["reviewkd"]["bbox_mAP"]:.2f}', flush=True)
+        print(f'{LABEL} seed {seed}: box AP student {per_seed[seed]["student"]["bbox_mAP"]}, '
+              f'ReviewKD {per_seed[seed]["reviewkd"]["bbox_mAP"]}', flush=True)
 
     result = dict(
         settings=dict(st, seeds=args.seeds, hcl_weight=weight, image_size=128,
                       detector='Faster R-CNN', evaluated_on='val (Fashion-MNIST test items)'),
         command='python tools/det_benchmark.py' + (' --quick' if args.quick else '')
-        + f' --seeds {" ".join(map(str, args.seeds))}',
-        teacher=teacher, hcl_weight_choice=dict(split='holdout', seed=seed0,
+        + f' --seeds {" ".join(map(str, args.seeds))} --choice-seed {args.choice_seed}',
+        teacher=teacher, hcl_weight_choice=dict(split='holdout', seed=args.choice_seed,
                                                 box_ap={str(w): a for w, a in choice.items()}),
         per_seed={str(s): v for s, v in per_seed.items()}, summary=summarise(per_seed),
-        runs={k: {c: v[c] for c in ('seconds', 'peak_rss_mb', 's_per_iter')}
+        runs={k: {c: v.get(c) for c in ('seconds', 'resumed', 'peak_rss_mb', 's_per_iter')}
               for k, v in runs.items()})
     out = args.out or osp.join(work, 'protocol.json')
     os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)

@@ -2,7 +2,7 @@
 (:mod:`mmreviewkd.experiments.det_protocol`): box AP mean +- std over seeds and ReviewKD's
 paired differences to the student alone."""
 import statistics
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 TEACHER = ('teacher (Faster R-CNN R50-FPN)', 'faster-rcnn_r50_fpn_fmnistcoco.py')
 STUDENT = ('student alone (Faster R-CNN R18-FPN)', 'faster-rcnn_r18_fpn_fmnistcoco.py')
@@ -11,14 +11,17 @@ BOX_METRICS = ('bbox_mAP', 'bbox_mAP_50', 'bbox_mAP_75', 'bbox_mAP_s', 'bbox_mAP
                'bbox_mAP_l')
 
 
-def mean_std(values: List[float]) -> Dict:
-    """Mean, sample std (0 for one value), count and the values."""
+def mean_std(values: List[Optional[float]]) -> Optional[Dict]:
+    """Mean, sample std (0 for one value), count and the values; None if any value is None
+    (COCO has no object of that size)."""
+    if any(v is None for v in values):
+        return None
     return dict(mean=round(statistics.mean(values), 3),
                 std=round(statistics.stdev(values), 3) if len(values) > 1 else 0.0,
                 n=len(values), values=values)
 
 
-def summarise(per_seed: Dict[str, Dict[str, Dict]]) -> Dict:
+def summarise(per_seed: Dict[int, Dict[str, Dict]]) -> Dict:
     """Per method and metric mean +- std over seeds, and ReviewKD's paired differences to the
     student alone (same seed, same evaluation canvases)."""
     seeds = sorted(per_seed)
@@ -26,36 +29,44 @@ def summarise(per_seed: Dict[str, Dict[str, Dict]]) -> Dict:
     for method in ('student', 'reviewkd'):
         out[method] = {k: mean_std([per_seed[s][method][k] for s in seeds])
                        for k in BOX_METRICS}
-    out['diff'] = {k: mean_std([round(per_seed[s]['reviewkd'][k] - per_seed[s]['student'][k], 2)
-                                for s in seeds]) for k in BOX_METRICS}
+    out['diff'] = {}
+    for k in BOX_METRICS:
+        pairs = [(per_seed[s]['reviewkd'][k], per_seed[s]['student'][k]) for s in seeds]
+        out['diff'][k] = mean_std([None if None in p else round(p[0] - p[1], 1)
+                                   for p in pairs])
     return out
 
 
-def _ms(row: Dict) -> str:
-    return '–' if row['mean'] < 0 else f"{row['mean']:.2f} ± {row['std']:.2f}"
+def _ms(row: Optional[Dict], sign: str = '') -> str:
+    return '–' if row is None else f"{row['mean']:{sign}.1f} ± {row['std']:.1f}"
+
+
+def _num(value: Optional[float], fmt: str) -> str:
+    return '–' if value is None else format(value, fmt)
 
 
 def format_summary(result: Dict) -> str:
     """The protocol's markdown table (box AP in %, mean ± std over seeds; the paired row is
-    ReviewKD minus the student per seed) with the per-seed values, the HCL-weight choice and
-    the training-step cost."""
+    ReviewKD minus the student per seed; '–' where COCO has no object of that size) with the
+    per-seed values, the HCL-weight choice and the training-step cost."""
     sm, st, runs = result['summary'], result['settings'], result['runs']
     seeds = st['seeds']
 
     def cost(prefix: str) -> str:
-        rs = [v for k, v in runs.items() if k in [f'{prefix}_s{s}' for s in seeds]]
+        rs = [runs[f'{prefix}_s{s}'] for s in seeds if f'{prefix}_s{s}' in runs]
         its = [r['s_per_iter'] for r in rs if r.get('s_per_iter')]
         mem = [r['peak_rss_mb'] for r in rs if r.get('peak_rss_mb')]
-        return (f"{statistics.mean(its):.3f} | {max(mem):.0f}" if its and mem else '– | –')
+        return (f"{_num(statistics.mean(its) if its else None, '.3f')} | "
+                f"{_num(max(mem) if mem else None, '.0f')}")
 
     head = ['box AP', 'AP50', 'AP75', 'APs', 'APm', 'APl']
     lines = [f"| model | {' | '.join(head)} | s / iter | peak RSS (MB) |",
              '|---|' + '---:|' * (len(head) + 2)]
-    t = result['teacher']['val']
-    t_run = runs['teacher']
+    t, t_run = result['teacher']['val'], runs['teacher']
     lines.append(f"| {TEACHER[0]} (one run) | "
-                 + ' | '.join('–' if t[k] < 0 else f'{t[k]:.2f}' for k in BOX_METRICS)
-                 + f" | {t_run['s_per_iter']:.3f} | {t_run['peak_rss_mb']:.0f} |")
+                 + ' | '.join(_num(t[k], '.1f') for k in BOX_METRICS)
+                 + f" | {_num(t_run.get('s_per_iter'), '.3f')} | "
+                 f"{_num(t_run.get('peak_rss_mb'), '.0f')} |")
     w = st['hcl_weight']
     lines.append(f"| {STUDENT[0]} | " + ' | '.join(_ms(sm['student'][k]) for k in BOX_METRICS)
                  + f" | {cost('student')} |")
@@ -63,17 +74,21 @@ def format_summary(result: Dict) -> str:
                  + ' | '.join(_ms(sm['reviewkd'][k]) for k in BOX_METRICS)
                  + f" | {cost(f'reviewkd_w{w}')} |")
     lines.append('| ReviewKD − student, paired per seed | '
-                 + ' | '.join(f"{sm['diff'][k]['mean']:+.2f} ± {sm['diff'][k]['std']:.2f}"
-                              for k in BOX_METRICS) + ' | | |')
-    per = ', '.join(f"seed {s}: {result['per_seed'][str(s)]['student']['bbox_mAP']:.2f} -> "
-                    f"{result['per_seed'][str(s)]['reviewkd']['bbox_mAP']:.2f}" for s in seeds)
-    choice = ', '.join(f'{k}: {v:.2f}' for k, v in result['hcl_weight_choice']['box_ap'].items())
-    lines += ['', f"Box AP per seed (student -> ReviewKD): {per}. {len(seeds)} paired seeds; "
-              f"{st['train']} training canvases, {st['test']} evaluation canvases "
-              f"({st['evaluated_on']}), {st['image_size']}x{st['image_size']}, student "
-              f"{st['epochs']} epochs, teacher {st['teacher_epochs']} epochs, batch "
-              f"{st['batch']}. HCL weight chosen on the {st['holdout']} holdout canvases at seed "
-              f"{result['hcl_weight_choice']['seed']} (box AP {choice}). s / iter: median "
-              f"training step (2 CPU threads); peak RSS: the training process's. Command: "
-              f"`{result['command']}`."]
+                 + ' | '.join(_ms(sm['diff'][k], '+') for k in BOX_METRICS) + ' | | |')
+    per = ', '.join(f"seed {s}: {_num(result['per_seed'][str(s)]['student']['bbox_mAP'], '.1f')}"
+                    f" -> {_num(result['per_seed'][str(s)]['reviewkd']['bbox_mAP'], '.1f')}"
+                    for s in seeds)
+    box_ap = result['hcl_weight_choice']['box_ap']
+    choice = (f"chosen on the {st['holdout']} holdout canvases at seed "
+              f"{result['hcl_weight_choice']['seed']} (box AP "
+              + ', '.join(f'weight {k}: {_num(v, ".1f")}' for k, v in box_ap.items()) + ')'
+              if box_ap else 'the only candidate')
+    lines += ['', f"Box AP per seed (student -> ReviewKD): {per}. {len(seeds)} paired seeds "
+              f"(same data order and initial student weights); {st['train']} training "
+              f"canvases, {st['test']} evaluation canvases ({st['evaluated_on']}), "
+              f"{st['image_size']}x{st['image_size']}, student {st['epochs']} epochs, teacher "
+              f"{st['teacher_epochs']} epochs, batch {st['batch']}. HCL weight {w:g}: {choice}. "
+              "s / iter: each run's median logged training step (MMEngine, 2 CPU threads), "
+              "mean over seeds; peak RSS: the training process's, largest over seeds. "
+              f"Command: `{result['command']}`."]
     return '\n'.join(lines) + '\n'

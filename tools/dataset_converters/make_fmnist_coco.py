@@ -13,8 +13,10 @@ Fashion-MNIST training images (the classification validation split) and the trai
 from the first 55 000 only: a validation split for choices, disjoint from training in canvases
 and in items (``val`` stays the evaluation split, from the test set).
 
-Writes ``{out}/{train,val}/*.png`` and ``{out}/annotations/instances_{train,val}.json`` (masks
-as COCO RLE), the layout MMDet's ``CocoDataset`` reads.
+Writes ``{out}/{train,val[,holdout]}/*.png`` and ``{out}/annotations/instances_<split>.json``
+(masks as COCO RLE), the layout MMDet's ``CocoDataset`` reads; every annotation also names the
+Fashion-MNIST image it was made of (``source_index``: its index in the Fashion-MNIST train or
+test file).
 """
 import argparse
 import json
@@ -57,8 +59,9 @@ def _resize(img: np.ndarray, size: int) -> np.ndarray:
 
 def make_split(images: np.ndarray, labels: np.ndarray, num: int, size: int, max_objects: int,
                scale: Tuple[float, float], threshold: int, rng: np.random.Generator,
-               img_dir: str, split: str) -> Dict:
-    """Compose ``num`` canvases and return the COCO dict of the split."""
+               img_dir: str, split: str, index_offset: int = 0) -> Dict:
+    """Compose ``num`` canvases and return the COCO dict of the split (``images[i]`` is image
+    ``index_offset + i`` of its Fashion-MNIST file)."""
     import cv2
     from pycocotools import mask as mask_utils
     os.makedirs(img_dir, exist_ok=True)
@@ -83,11 +86,11 @@ def make_split(images: np.ndarray, labels: np.ndarray, num: int, size: int, max_
             tinted = (item[..., None] * color).astype(np.uint8)
             patch[fg] = tinted[fg]
             owner[y0:y0 + side, x0:x0 + side][fg] = obj
-            objects.append((obj, int(labels[idx])))
+            objects.append((obj, int(labels[idx]), index_offset + idx))
         file_name = f'{split}_{img_id:05d}.png'
         cv2.imwrite(osp.join(img_dir, file_name), canvas[..., ::-1])  # RGB -> BGR file
         coco_images.append(dict(id=img_id, file_name=file_name, height=size, width=size))
-        for obj, label in objects:
+        for obj, label, idx in objects:
             mask = owner == obj
             if mask.sum() < 10:  # hidden behind later items
                 continue
@@ -98,7 +101,7 @@ def make_split(images: np.ndarray, labels: np.ndarray, num: int, size: int, max_
             rle['counts'] = rle['counts'].decode('ascii')
             annotations.append(dict(
                 id=ann_id, image_id=img_id, category_id=label + 1, bbox=[x, y, w, h],
-                area=float(mask.sum()), iscrowd=0, segmentation=rle))
+                area=float(mask.sum()), iscrowd=0, segmentation=rle, source_index=idx))
             ann_id += 1
     categories = [dict(id=i + 1, name=name) for i, name in enumerate(CLASSES)]
     return dict(images=coco_images, annotations=annotations, categories=categories)
@@ -123,20 +126,23 @@ def main(argv=None) -> Dict[str, str]:
     train_imgs = read_idx(_find(args.src, 'train-images-idx3-ubyte'))
     train_lbls = read_idx(_find(args.src, 'train-labels-idx1-ubyte'))
     splits = dict(
-        train=(train_imgs, train_lbls, args.train),
+        train=(train_imgs, train_lbls, args.train, 0),
         val=(read_idx(_find(args.src, 't10k-images-idx3-ubyte')),
-             read_idx(_find(args.src, 't10k-labels-idx1-ubyte')), args.val))
+             read_idx(_find(args.src, 't10k-labels-idx1-ubyte')), args.val, 0))
     if args.holdout > 0:  # items disjoint too: the last HOLDOUT_ITEMS training images
         cut = len(train_imgs) - HOLDOUT_ITEMS
-        splits['train'] = (train_imgs[:cut], train_lbls[:cut], args.train)
-        splits['holdout'] = (train_imgs[cut:], train_lbls[cut:], args.holdout)
+        if cut <= 0:
+            raise ValueError(f'--holdout needs more than {HOLDOUT_ITEMS} training images in '
+                             f'{args.src}, found {len(train_imgs)}')
+        splits['train'] = (train_imgs[:cut], train_lbls[:cut], args.train, 0)
+        splits['holdout'] = (train_imgs[cut:], train_lbls[cut:], args.holdout, cut)
     os.makedirs(osp.join(args.out, 'annotations'), exist_ok=True)
     written = {}
-    for i, (split, (imgs, lbls, num)) in enumerate(splits.items()):
+    for i, (split, (imgs, lbls, num, offset)) in enumerate(splits.items()):
         rng = np.random.default_rng([args.seed, i])
         coco = make_split(imgs, lbls, num, args.size, args.max_objects,
                           (args.min_scale, args.max_scale), args.threshold, rng,
-                          osp.join(args.out, split), split)
+                          osp.join(args.out, split), split, offset)
         path = osp.join(args.out, 'annotations', f'instances_{split}.json')
         with open(path, 'w') as f:
             json.dump(coco, f)

@@ -10,8 +10,8 @@ ReviewKD on the identical schedule per seed and evaluates both with MMDet's Coco
 val canvases. Finished runs are reused: an interrupted protocol resumes where it stopped.
 
 Writes ``protocol.json`` (settings, teacher AP, the HCL-weight choice, per-seed box AP, mean +-
-std, paired differences, each run's seconds, s/iter and peak memory) into ``--work-dir``
-(or ``--out``); ``tools/analysis_tools/results_tables.py`` renders the published one into
+std, paired differences, each run's seconds, s/iter and peak memory) and ``protocol.png``
+(box AP per seed) into ``--work-dir`` (or ``--out``); ``tools/analysis_tools/results_tables.py`` renders the published one into
 configs/reviewkd_det/README.md.
 """
 from mmreviewkd.experiments.det_protocol import main

@@ -20,7 +20,7 @@ import sys
 from typing import Dict, List, Optional
 
 from .det_protocol_runs import LABEL, evaluate, export_teacher, run_tool, train
-from .det_protocol_table import REVIEWKD, STUDENT, TEACHER, summarise
+from .det_protocol_table import REVIEWKD, STUDENT, TEACHER, plot_per_seed, summarise
 from .paths import project_root
 
 DESCRIPTION = ('The detection protocol on the embedded data: student detector alone vs with '
@@ -89,7 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument('--quick', action='store_true',
                         help='the smoke version (a few canvases, one epoch; for tests)')
     parser.add_argument('--work-dir', default=osp.join('work_dirs', 'det_protocol'))
-    parser.add_argument('--out', help='the JSON to write (default: <work-dir>/protocol.json)')
+    parser.add_argument('--out', help='the JSON to write, its plot beside it as .png (default: '
+                                      '<work-dir>/protocol.json)')
     return parser
 
 
@@ -168,5 +169,6 @@ def main(argv: Optional[List[str]] = None) -> Dict:
     os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
     with open(out, 'w') as f:
         json.dump(result, f, indent=2)
-    print(f'{LABEL} written {out}', flush=True)
+    plot_per_seed(result, osp.splitext(out)[0] + '.png')
+    print(f'{LABEL} written {out} and its plot (.png)', flush=True)
     return result

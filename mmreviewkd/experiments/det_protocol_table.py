@@ -92,3 +92,27 @@ def format_summary(result: Dict) -> str:
               "mean over seeds; peak RSS: the training process's, largest over seeds. "
               f"Command: `{result['command']}`."]
     return '\n'.join(lines) + '\n'
+
+
+def plot_per_seed(result: Dict, path: str) -> None:
+    """Box AP per seed, student alone vs ReviewKD (paired lines), as ``path`` (PNG)."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    seeds = result['settings']['seeds']
+    per = result['per_seed']
+    fig, ax = plt.subplots(figsize=(5, 4))
+    for s in seeds:
+        ax.plot([0, 1], [per[str(s)]['student']['bbox_mAP'], per[str(s)]['reviewkd']['bbox_mAP']],
+                marker='o', label=f'seed {s}')
+    ax.axhline(result['teacher']['val']['bbox_mAP'], color='grey', ls='--', label='teacher')
+    ax.set_xticks([0, 1])
+    ax.set_xticklabels([STUDENT[0], f"ReviewKD, HCL weight {result['settings']['hcl_weight']:g}"],
+                       fontsize=7)
+    ax.set_xlim(-0.3, 1.3)
+    ax.set_ylabel('box AP (%)')
+    ax.set_title('Fashion-MNIST canvases, Faster R-CNN R50-FPN -> R18-FPN', fontsize=9)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

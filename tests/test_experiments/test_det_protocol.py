@@ -63,6 +63,7 @@ def test_quick_detection_protocol_pairs_student_and_reviewkd_and_resumes(tmp_pat
     run = result['runs']['student_s1']
     assert run['s_per_iter'] > 0 and run['peak_rss_mb'] > 100
     assert 'ReviewKD − student, paired per seed' in format_summary(result)
+    assert (tmp_path / 'protocol.png').stat().st_size > 0
     # a second run reuses every trained model and evaluation
     log = tool('tools/det_benchmark.py', '--quick', '--seeds', '1', '--work-dir', str(tmp_path))
     assert 'reusing the trained' in log and 'training ' not in log

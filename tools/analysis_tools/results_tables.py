@@ -11,6 +11,7 @@ README; everything between the markers is replaced by the table rendered from NA
 * ``main_job`` / ``main_job_validation``: ``docs/results/main_job*.json`` (fmnist_main_job.py);
 * ``fmnist_reproduction``: that run vs. the earlier ``configs/fashion_mnist/benchmark_3seeds.json``;
 * ``training_step``: ``docs/results/step.json`` (benchmark_step.py);
+* ``step_profile``: ``docs/results/profile_step.json`` (profile_step.py);
 * ``inference``: ``docs/results/inference.json`` (benchmark_inference.py);
 * ``early_exit``: ``configs/tskd/early_exit_fmnist.json`` (early_exit_sweep.py);
 * ``det_protocol``: ``configs/reviewkd_det/protocol_fmnist_coco.json`` (tools/det_benchmark.py).
@@ -29,7 +30,8 @@ import sys
 from typing import Callable, Dict, List
 
 from mmreviewkd.experiments.benchmark_tables import (format_early_exit_table,
-                                                     format_inference_table, format_step_pair)
+                                                     format_inference_table, format_profile,
+                                                     format_step_pair)
 from mmreviewkd.experiments.det_protocol_table import format_summary as format_det_summary
 from mmreviewkd.experiments.fmnist_recipe import METHODS, TEACHER
 from mmreviewkd.experiments.main_job_table import render_saved_table
@@ -41,6 +43,7 @@ SOURCES = dict(
     fmnist_protocol_3seeds='configs/fashion_mnist/protocol_3seeds.json',
     fmnist_previous='configs/fashion_mnist/benchmark_3seeds.json',
     training_step='docs/results/step.json',
+    step_profile='docs/results/profile_step.json',
     inference='docs/results/inference.json',
     early_exit='configs/tskd/early_exit_fmnist.json',
     main_job='docs/results/main_job.json',
@@ -51,7 +54,7 @@ FILES = {
     'README.md': ['main_job'],
     'docs/main_job.md': ['main_job_validation'],
     'docs/benchmarks.md': ['fmnist_protocol', 'fmnist_protocol_3seeds', 'fmnist_reproduction',
-                           'training_step', 'inference'],
+                           'training_step', 'step_profile', 'inference'],
     'configs/fashion_mnist/README.md': ['fmnist_protocol'],
     'configs/reviewkd/README.md': ['fmnist_protocol'],
     'configs/tskd/README.md': ['fmnist_protocol', 'early_exit'],
@@ -128,6 +131,10 @@ def early_exit() -> str:
     return format_early_exit_table(_json('early_exit'))
 
 
+def step_profile() -> str:
+    return format_profile(_json('step_profile'))
+
+
 def det_protocol() -> str:
     return format_det_summary(_json('det_protocol'))
 
@@ -161,7 +168,7 @@ BLOCKS: Dict[str, Callable[[], str]] = dict(
     fmnist_protocol=fmnist_protocol, fmnist_reproduction=fmnist_reproduction, main_job=main_job,
     main_job_validation=main_job_validation, fmnist_protocol_3seeds=fmnist_protocol_3seeds,
     training_step=training_step, inference=inference, early_exit=early_exit,
-    det_protocol=det_protocol)
+    det_protocol=det_protocol, step_profile=step_profile)
 
 
 def fill(text: str, name: str, body: str, path: str) -> str:

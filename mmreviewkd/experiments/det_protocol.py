@@ -129,9 +129,11 @@ def main(argv: Optional[List[str]] = None) -> Dict:
             f'model.teacher_ckpt={t_ckpt}', 'model.pair_student_init=True',
             f'model.distiller.distill_losses.loss_hcl.loss_weight={weight}']
 
-    # the HCL weight: chosen on the holdout canvases at a seed that is not published
+    # the HCL weight: chosen on the holdout canvases at a seed that is not published (a single
+    # candidate needs no choice runs)
+    candidates = st['hcl_weights'] if len(st['hcl_weights']) > 1 else []
     choice = {}
-    for w in st['hcl_weights'] if len(st['hcl_weights']) > 1 else []:
+    for w in candidates:
         d = osp.join(work, f'reviewkd_w{w}_s{args.choice_seed}')
         runs[osp.basename(d)] = train(f'{REVIEWKD[0]}, HCL weight {w}, seed {args.choice_seed}',
                                       cfg['reviewkd'], d, reviewkd(w, args.choice_seed))

@@ -113,7 +113,11 @@ def export_teacher(work_dir: str) -> str:
     stamp = path + '.source'
     with open(osp.join(work_dir, 'last_checkpoint')) as f:
         ckpt = f.read().strip()
-    if not (osp.isfile(path) and osp.isfile(stamp) and open(stamp).read() == ckpt):
+    exported_from = None
+    if osp.isfile(path) and osp.isfile(stamp):
+        with open(stamp) as f:
+            exported_from = f.read()
+    if exported_from != ckpt:
         export_student(ckpt, path, student_prefix='')
         with open(stamp, 'w') as f:
             f.write(ckpt)

@@ -50,6 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument('--threads', type=int,
                         help='intra-op threads per run (default: torch\'s, or 1 when other '
                              'processes already keep a core busy)')
+    parser.add_argument('--amp', action='store_true',
+                        help='train the students under mixed precision (tools/train.py --amp: '
+                             'bfloat16 autocast on CPU); the teacher stays fp32')
     parser.add_argument('--work-dir', default=osp.join('work_dirs', 'fmnist_main'))
     parser.add_argument('--seed', type=int, default=0, help='seed of the student runs')
     parser.add_argument('--teacher-seed', type=int, default=0,
@@ -132,6 +135,10 @@ def student_options(key: str, st: Dict, teacher_ckpt: str) -> List[str]:
     options = train_options(st['epochs'], st['train_size'], st['batch'], st['seed'])
     if key not in NO_TEACHER:
         options.append(f'model.teacher_ckpt={teacher_ckpt}')
+    if st.get('amp'):  # what tools/train.py --amp selects
+        import torch
+        options.append('optim_wrapper.type=' + ('AmpOptimWrapper' if torch.cuda.is_available()
+                                                else 'mmreviewkd.CPUAmpOptimWrapper'))
     if key in REVIEW:
         iters = -(-st['train_size'] // st['batch']) * st['epochs']
         options += [f'custom_hooks.0.warmup={max(1, iters // 12)}',
@@ -149,8 +156,11 @@ def main(argv: Optional[List[str]] = None) -> Dict:
                           args.teacher_seed, args.eval_split)
     except ValueError as e:
         parser.error(str(e))
+    if args.amp:  # only then: the published (fp32) protocol's settings have no `amp`
+        st['amp'] = 'bfloat16 autocast'
     split = st['eval_split']
-    tag = f'e{st["epochs"]}_n{st["train_size"]}_b{st["batch"]}_s{st["seed"]}'
+    tag = (f'e{st["epochs"]}_n{st["train_size"]}_b{st["batch"]}_s{st["seed"]}'
+           f'{"_amp" if args.amp else ""}')
     teacher_tag = (f'e{st["teacher_epochs"]}_n{st["teacher_train_size"]}_b{st["batch"]}'
                    f'_s{st["teacher_seed"]}')
     work_root = osp.abspath(args.work_dir if osp.isabs(args.work_dir)

@@ -212,9 +212,10 @@ def main(argv=None) -> Dict:
             print(f'[benchmark_step] {pair} {variant} ...', flush=True)
             row[variant] = run_variant(pair, variant, args)
         row = {k: v for k, v in row.items() if 'skipped' not in v}
-        ref = row['student']['s_per_step']
-        for r in row.values():
-            r['ratio_to_student'] = r['s_per_step'] / ref
+        if 'student' in row:
+            ref = row['student']['s_per_step']
+            for r in row.values():
+                r['ratio_to_student'] = r['s_per_step'] / ref
         results['pairs'][pair] = dict(variants=row, ratios=step_ratios(row),
                                       settings=dict(results['settings']))
         print(format_step_pair(pair, results['pairs'][pair]), flush=True)

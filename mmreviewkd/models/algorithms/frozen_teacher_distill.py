@@ -4,8 +4,10 @@ from typing import Dict, Optional, Sequence, Union
 import torch
 from mmrazor.models.algorithms.distill.configurable.single_teacher_distill import \
     SingleTeacherDistill
+from mmrazor.models.utils import add_prefix
 from torch import Tensor, nn
 
+from mmreviewkd.registry import MODELS
 from mmreviewkd.utils import (check_mmcv_ops_for_config, clone_tensors, disable_inplace,
                               load_teacher_checkpoint)
 from ..utils.finite_guard import BufferSnapshot, raise_if_not_finite
@@ -14,9 +16,18 @@ from ..utils.teacher_normalization import TeacherNormalization
 from .connector_shapes import build_connectors, recorded
 
 
+TEACHER_FORWARDS = ('auto', 'tensor', 'extract_feat', 'loss')
+
+
+@MODELS.register_module()
 class FrozenTeacherDistill(SingleTeacherDistill):
-    """The shared base of ``ReviewKDDistill`` and ``TSKDDistill`` (siblings, as MMRazor's
-    ``SingleTeacherDistill`` and ``SelfDistill`` are); each adds only its own loss path.
+    """Single-teacher distillation with a frozen teacher that computes only what distillation
+    reads: the algorithm of the KD configs, and the shared base of ``ReviewKDDistill`` and
+    ``TSKDDistill`` (siblings, as MMRazor's ``SingleTeacherDistill`` and ``SelfDistill`` are).
+
+    One step (:meth:`loss`): teacher forward (no grad, recorded), student forward with its task
+    loss (recorded), the distiller's connectors (ReviewKD's whole ABF chain once) and losses
+    (HCL, KD ...). TSKD replaces the step with its own.
 
     On top of MMRazor's ``SingleTeacherDistill`` it
 
@@ -49,6 +60,10 @@ class FrozenTeacherDistill(SingleTeacherDistill):
         teacher_grad_mode (str): ``'no_grad'`` (default) or ``'inference_mode'``.
         compile_connectors (bool | dict): ``torch.compile`` every connector in place (state
             dict keys unchanged); a dict is passed to ``torch.compile``. Defaults to False.
+        teacher_forward (str): How far the teacher runs: ``'auto'`` (default: ``'tensor'`` if
+            the teacher has a ``head``, i.e. classifiers: features + logits; else
+            ``'extract_feat'``, i.e. detectors: backbone + neck), ``'tensor'``,
+            ``'extract_feat'`` or ``'loss'``.
         pair_student_init (bool): Build the student first and initialise it from the random
             state right after its build, the state a run of the student alone initialises it
             from: with the same seed the student starts from the same weights as that run (and
@@ -72,7 +87,12 @@ class FrozenTeacherDistill(SingleTeacherDistill):
                  teacher_grad_mode: str = 'no_grad',
                  compile_connectors: Union[bool, dict] = False,
                  pair_student_init: bool = False,
+                 teacher_forward: str = 'auto',
                  **kwargs) -> None:
+        if teacher_forward not in TEACHER_FORWARDS:
+            raise ValueError(f'model.teacher_forward must be one of {TEACHER_FORWARDS}, got '
+                             f'{teacher_forward!r}')
+        self.teacher_forward = teacher_forward
         # an MMDetection student/teacher without mmcv's compiled ops: one clear error first
         check_mmcv_ops_for_config(dict(model={k: kwargs.get(k)
                                               for k in ('architecture', 'teacher')}))
@@ -231,3 +251,55 @@ class FrozenTeacherDistill(SingleTeacherDistill):
         if not self.teacher_trainable:
             self.teacher.eval()
         return self
+
+    def _run_teacher(self, batch_inputs: Tensor, data_samples) -> None:
+        batch_inputs = self.teacher_inputs(batch_inputs, data_samples)
+        mode = self.teacher_forward
+        if mode == 'auto':
+            mode = 'tensor' if hasattr(self.teacher, 'head') else 'extract_feat'
+        if mode == 'extract_feat':
+            self.teacher.extract_feat(batch_inputs)
+        else:
+            self.teacher(batch_inputs, data_samples, mode=mode)
+
+    def loss(self, batch_inputs: Tensor, data_samples: Optional[list] = None) -> Dict[str, Tensor]:
+        """Teacher forward (no grad), student forward with its task loss, distillation losses.
+
+        Args:
+            batch_inputs (Tensor): Preprocessed images, (N, C, H, W).
+            data_samples (list, optional): Data samples with the labels.
+
+        Returns:
+            dict[str, Tensor]: ``student.*`` task losses and ``distill.*`` losses.
+
+        Raises:
+            FloatingPointError: on a NaN/inf loss (see ``check_finite_losses``).
+        """
+        losses: Dict[str, Tensor] = {}
+        self.distiller.set_deliveries_override(False)
+        if self.teacher_trainable:
+            with self.distiller.teacher_recorders, self.distiller.deliveries:
+                teacher_losses = self.teacher(batch_inputs, data_samples, mode='loss')
+            losses.update(add_prefix(teacher_losses, 'teacher'))
+        else:
+            with self.distiller.teacher_recorders, self.distiller.deliveries:
+                with self.teacher_grad_context():
+                    self._run_teacher(batch_inputs, data_samples)
+        self.after_teacher_forward()
+
+        self.distiller.set_deliveries_override(True)
+        with self.distiller.student_recorders, self.distiller.deliveries:
+            if self.calculate_student_loss:
+                student_losses = self.student(batch_inputs, data_samples, mode='loss')
+                losses.update(add_prefix(student_losses, 'student'))
+            elif self.student_trainable:  # features only (MMRazor's semantics)
+                self.student(batch_inputs, data_samples, mode='tensor')
+            else:
+                with torch.no_grad():
+                    self.student(batch_inputs, data_samples, mode='tensor')
+
+        if not self.distillation_stopped:
+            distill_losses = self.distiller.compute_distill_losses()
+            losses.update(add_prefix(distill_losses, 'distill'))
+        self.check_finite_losses(losses)
+        return losses

@@ -25,12 +25,13 @@ class TSKDDistill(FrozenTeacherDistill):
             empty ``ConfigurableDistiller``.
         **kwargs: :class:`FrozenTeacherDistill` arguments (``architecture``, ``teacher``,
             ``teacher_ckpt``, ``input_shape``, ...). ``teacher_trainable=True``,
-            ``calculate_student_loss=False`` and ``student_trainable=False`` are refused.
+            ``calculate_student_loss=False``, ``student_trainable=False`` and a
+            ``teacher_forward`` other than ``'auto'`` are refused.
     """
 
     # options of the base classes that TSKD's loss path cannot honour: refused, not ignored
     UNSUPPORTED = dict(teacher_trainable=False, calculate_student_loss=True,
-                       student_trainable=True)
+                       student_trainable=True, teacher_forward='auto')
 
     def __init__(self,
                  tskd_loss: Optional[dict] = None,

@@ -11,7 +11,10 @@ from .paths import project_root
 
 ROOT = project_root()
 VARIANTS = ['student', 'student_channels_last', 'kd', 'reviewkd', 'reviewkd_reference',
-            'reviewkd_split_only', 'reviewkd_inference_mode', 'reviewkd_compiled', 'tskd']
+            'reviewkd_split_only', 'reviewkd_unfused', 'reviewkd_inference_mode',
+            'reviewkd_compiled', 'tskd']
+# the official formulation, every speed option off
+OFFICIAL_CONNECTOR = dict(split_attention=False, fused_ops=False)
 # KD is the ReviewKD pair config with this config's distiller (0.1 CE + 0.9 KL at T = 4)
 KD_CONFIG = 'configs/fashion_mnist/kd_resnet56_resnet20_fmnist.py'
 
@@ -38,11 +41,13 @@ def model_cfg(variant: str, teacher: str, student: str) -> Optional[dict]:
     if variant == 'kd':
         kd = Config.fromfile(osp.join(ROOT, KD_CONFIG)).model.distiller
         model['distiller'] = copy.deepcopy(kd.to_dict())
-    elif variant == 'reviewkd_reference':
-        model['channels_last'] = False
-        model['distiller']['connectors']['review']['split_attention'] = False
-    elif variant == 'reviewkd_split_only':
-        model['channels_last'] = False
+    elif variant in ('reviewkd_reference', 'reviewkd_split_only', 'reviewkd_unfused'):
+        # reference: all off; split_only: + split attention; unfused: + channels_last
+        distiller = model['distiller']
+        distiller['connectors']['review'].update(
+            OFFICIAL_CONNECTOR, split_attention=variant != 'reviewkd_reference')
+        distiller['distill_losses']['loss_hcl']['nested_pools'] = False
+        model['channels_last'] = variant == 'reviewkd_unfused'
     elif variant == 'reviewkd_inference_mode':
         model['teacher_grad_mode'] = 'inference_mode'
     elif variant == 'reviewkd_compiled':

@@ -31,8 +31,15 @@ def test_step_variants_come_from_the_configs_with_the_right_options():
     ref = cfgs['reviewkd_reference']
     assert ref['channels_last'] is False
     assert ref['distiller']['connectors']['review']['split_attention'] is False
-    assert cfgs['reviewkd_split_only']['channels_last'] is False
-    assert 'split_attention' not in cfgs['reviewkd_split_only']['distiller']['connectors']['review']
+    assert ref['distiller']['connectors']['review']['fused_ops'] is False
+    assert ref['distiller']['distill_losses']['loss_hcl']['nested_pools'] is False
+    split, unfused = cfgs['reviewkd_split_only'], cfgs['reviewkd_unfused']
+    assert split['channels_last'] is False and unfused['channels_last'] is True
+    for cfg in (split, unfused):
+        assert cfg['distiller']['connectors']['review']['split_attention'] is True
+        assert cfg['distiller']['connectors']['review']['fused_ops'] is False
+        assert cfg['distiller']['distill_losses']['loss_hcl']['nested_pools'] is False
+    assert 'fused_ops' not in cfgs['reviewkd']['distiller']['connectors']['review']
     assert cfgs['reviewkd_inference_mode']['teacher_grad_mode'] == 'inference_mode'
     assert cfgs['reviewkd_compiled']['compile_connectors'] is True
     assert set(cfgs['kd']['distiller']['distill_losses']) == {'loss_kl'}
@@ -56,14 +63,16 @@ def test_step_ratios_divide_the_right_variants_and_leave_out_unmeasured_ones():
                kd=dict(s_per_step=2.0),
                reviewkd=dict(s_per_step=3.0, handwritten_s_per_step=2.0),
                reviewkd_reference=dict(s_per_step=6.0, handwritten_s_per_step=6.0),
-               reviewkd_split_only=dict(s_per_step=4.0))
+               reviewkd_split_only=dict(s_per_step=4.0),
+               reviewkd_unfused=dict(s_per_step=3.6))
     r = step_ratios(row)
     assert r['ours_vs_handwritten (default settings)'] == 1.5
     assert r['ours_vs_handwritten (reference settings)'] == 1.0
     assert r['reviewkd_vs_kd'] == 1.5
     assert r['speedup: default vs reference (all speed-ups)'] == 2.0
     assert r['speedup: split attention (contiguous)'] == 1.5
-    assert r['speedup: channels_last (split attention)'] == pytest.approx(4 / 3)
+    assert r['speedup: channels_last (split attention)'] == pytest.approx(4 / 3.6)
+    assert r['speedup: fused ABF ops + nested HCL pools'] == pytest.approx(3.6 / 3)
     assert r['speedup: channels_last student alone'] == 2.0
     assert 'speedup: compiled connector' not in r  # not measured: not reported
 

@@ -15,7 +15,9 @@ recorders). Variants:
 * ``kd``, ``reviewkd`` and ``tskd`` with the algorithms' defaults (``channels_last`` for
   classifiers, split-attention ABF);
 * ``reviewkd_reference``: the official formulation and memory format (concat attention,
-  contiguous), i.e. every speed-up off; ``reviewkd_split_only``: split attention, contiguous;
+  contiguous, unfused ABF ops, HCL pools from the full map), i.e. every speed-up off;
+  ``reviewkd_split_only``: + split attention; ``reviewkd_unfused``: + ``channels_last`` (the
+  defaults before the fused ABF ops and nested HCL pools);
   ``reviewkd_inference_mode``: the teacher under ``torch.inference_mode``;
   ``reviewkd_compiled``: ``torch.compile`` of the connector (skipped with ``--no-compile``);
 * a minimal hand-written PyTorch loop of the ReviewKD math (teacher forward under no_grad,
@@ -53,10 +55,9 @@ def handwritten_stepper(model, batch: int):
     import torch
     import torch.nn.functional as F
 
-    from mmreviewkd.models.losses import hcl_loss
     student, teacher = model.student, model.teacher
     conn = model.distiller.connectors['review']
-    weight = model.distiller.distill_losses['loss_hcl'].loss_weight
+    hcl = model.distiller.distill_losses['loss_hcl']  # its weight and pooling option
     t_sources = [dict(teacher.backbone.named_modules())[n]
                  for n in teacher.backbone.preact_sources()]
     params = [p for p in model.parameters() if p.requires_grad]
@@ -83,7 +84,7 @@ def handwritten_stepper(model, batch: int):
         pooled = s_stages[-1].mean((2, 3))
         logits = student.head.fc(pooled)
         s_feats = list(s_stages) + [pooled[:, :, None, None]]
-        loss = F.cross_entropy(logits, y) + weight * hcl_loss(conn(s_feats), t_feats)
+        loss = F.cross_entropy(logits, y) + hcl(conn(s_feats), t_feats)
         opt.zero_grad()
         loss.backward()
         opt.step()

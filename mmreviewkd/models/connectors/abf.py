@@ -15,6 +15,11 @@ nearest upsampling -- a 1x1 conv and a nearest upsampling commute, so the result
 to float rounding, with the same parameters and state dict. A 1x1 residual (the pooled level) is
 broadcast instead of upsampled. ``split_attention=False`` runs the official concat formulation.
 
+``fused_ops=True`` (default) makes fewer memory passes over the wide mid-channel maps, with the
+same math up to float rounding (:mod:`.abf_ops`): in training, ``conv1``'s BatchNorm takes its
+batch statistics from the narrow input and is folded into the 1x1 conv, and the attention
+fusion runs on broadcast views of the residual instead of its upsampled copy.
+
 A training batch of one image reaches the BatchNorm of the pooled 1x1 level with a single value
 per channel, where batch statistics do not exist (torch raises). For such a batch the ABF's
 BatchNorms normalise with their running statistics and leave them unchanged; every other batch
@@ -27,6 +32,8 @@ from typing import Optional, Tuple
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from .abf_ops import attention_fusion, can_fold, fold_conv_bn
 
 
 def _conv_bn(block: nn.Sequential, x: Tensor) -> Tensor:
@@ -50,13 +57,18 @@ class ABF(nn.Module):
         fuse (bool): Whether a deeper residual is fused in. The deepest ABF does not fuse.
         split_attention (bool): Compute the attention without the concatenation (same result,
             faster; see the module docstring). Defaults to True.
+        fused_ops (bool): Fold ``conv1``'s BatchNorm in training and fuse the attention
+            products (same result, fewer memory passes; see the module docstring). Defaults to
+            True.
     """
 
     def __init__(self, in_channels: int, mid_channels: int, out_channels: int,
                  fuse: bool,
-                 split_attention: bool = True) -> None:
+                 split_attention: bool = True,
+                 fused_ops: bool = True) -> None:
         super().__init__()
         self.split_attention = split_attention
+        self.fused_ops = fused_ops
         self.in_channels = in_channels
         self.mid_channels = mid_channels
         self.out_channels = out_channels
@@ -96,12 +108,23 @@ class ABF(nn.Module):
             teacher and ``fused`` (N, mid_channels, H_t, W_t), the residual for the next,
             shallower stage.
         """
-        x = _conv_bn(self.conv1, x)
+        att_logits = None
+        if self.fused_ops and can_fold(self.conv1[0], self.conv1[1], x):
+            weight, bias = fold_conv_bn(self.conv1[0], self.conv1[1], x)
+            if self.att is not None and self.split_attention:
+                # the attention's 1x1 conv composed with the folded conv: reads the narrow x
+                att = self.att[0]
+                w_att = att.weight[:, :self.mid_channels].flatten(1)
+                att_logits = F.conv2d(
+                    x, (w_att @ weight.flatten(1)).reshape(2, -1, 1, 1), w_att @ bias + att.bias)
+            x = F.conv2d(x, weight, bias)
+        else:
+            x = _conv_bn(self.conv1, x)
         if self.att is not None:
             if residual is None:
                 raise ValueError('ABF(fuse=True) needs the deeper residual')
             if self.split_attention:
-                x = self._fuse_split(x, residual)
+                x = self._fuse_split(x, residual, att_logits)
             else:
                 residual = F.interpolate(residual, size=x.shape[-2:], mode='nearest')
                 z = self.att(torch.cat([x, residual], dim=1))
@@ -110,23 +133,29 @@ class ABF(nn.Module):
             x = F.interpolate(x, size=tuple(out_size), mode='nearest')
         return _conv_bn(self.conv2, x), x
 
-    def _fuse_split(self, x: Tensor, residual: Tensor) -> Tensor:
+    def _fuse_split(self, x: Tensor, residual: Tensor,
+                    att_logits: Optional[Tensor] = None) -> Tensor:
         """The attention fusion without the concatenation (see the module docstring).
 
         Args:
             x (Tensor): The stage's mapped feature, (N, mid_channels, H, W).
             residual (Tensor): The deeper fused map, (N, mid_channels, h, w).
+            att_logits (Tensor, optional): The stage's half of the attention conv (with its
+                bias), (N, 2, H, W), if already computed (folded ``conv1``).
 
         Returns:
             Tensor: ``x * a_x + up(residual) * a_r``, (N, mid_channels, H, W).
         """
         conv = self.att[0]
         mid = x.shape[1]
-        z = F.conv2d(x, conv.weight[:, :mid], conv.bias)
+        z = F.conv2d(x, conv.weight[:, :mid], conv.bias) if att_logits is None else att_logits
         z_res = F.conv2d(residual, conv.weight[:, mid:])
         size = x.shape[-2:]
         if residual.shape[-2:] != size and residual.shape[-2:] != (1, 1):
-            residual = F.interpolate(residual, size=size, mode='nearest')
             z_res = F.interpolate(z_res, size=size, mode='nearest')
+            if not self.fused_ops:
+                residual = F.interpolate(residual, size=size, mode='nearest')
         z = torch.sigmoid(z + z_res)  # a 1x1 residual broadcasts over H x W
+        if self.fused_ops:
+            return attention_fusion(x, residual, z)
         return x * z[:, 0:1] + residual * z[:, 1:2]

@@ -41,6 +41,9 @@ class ReviewKDConnector(ShapeAwareConnector):
         split_attention (bool): Let every ABF compute its attention without the concatenation
             (same result up to float rounding, faster). ``False`` runs the official concat
             formulation. Defaults to True.
+        fused_ops (bool): Let every ABF fold ``conv1``'s BatchNorm in training and fuse the
+            attention products (same result up to float rounding, fewer memory passes; see
+            :mod:`.abf_ops`). ``False`` runs the official modules. Defaults to True.
         init_cfg (dict, optional): MMEngine init config. Defaults to None (the ABFs keep the
             official kaiming-uniform initialisation).
     """
@@ -52,6 +55,7 @@ class ReviewKDConnector(ShapeAwareConnector):
                  max_mid_channels: int = 512,
                  teacher_sizes: Optional[Sequence[Sequence[int]]] = None,
                  split_attention: bool = True,
+                 fused_ops: bool = True,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         self.cfg_in_channels = list(in_channels) if in_channels is not None else None
@@ -59,6 +63,7 @@ class ReviewKDConnector(ShapeAwareConnector):
         self.cfg_mid_channels = mid_channels
         self.max_mid_channels = max_mid_channels
         self.split_attention = split_attention
+        self.fused_ops = fused_ops
         self.teacher_sizes: Optional[List[Optional[Tuple[int, int]]]] = (
             [tuple(s) if s is not None else None for s in teacher_sizes]
             if teacher_sizes is not None else None)
@@ -88,7 +93,8 @@ class ReviewKDConnector(ShapeAwareConnector):
         self.mid_channels = mid
         n = len(in_channels)
         self.abfs = nn.ModuleList(
-            ABF(cin, mid, cout, fuse=i < n - 1, split_attention=self.split_attention)
+            ABF(cin, mid, cout, fuse=i < n - 1, split_attention=self.split_attention,
+                fused_ops=self.fused_ops)
             for i, (cin, cout) in enumerate(zip(in_channels, out_channels)))
 
     def build_chain(self, student_shapes: Sequence[Shape], teacher_shapes: Sequence[Shape],

@@ -20,16 +20,19 @@ def classifier_cfg():
     return cifar_classifier
 
 
-def review_distiller(loss_weight: float = 1.0, preact: bool = True, **connector) -> dict:
+def review_distiller(loss_weight: float = 1.0, preact: bool = True, hcl: dict = None,
+                     **connector) -> dict:
     """The ReviewKD distiller of the classification configs: the student's stage outputs (+ the
     pooled feature) through the ABF chain, matched by HCL to the teacher's (its stages before
-    their final ReLU unless ``preact=False``); ``connector``: ReviewKDConnector options."""
+    their final ReLU unless ``preact=False``); ``hcl``: HCLLoss options, ``connector``:
+    ReviewKDConnector options."""
     return dict(
         type='ConfigurableDistiller',
         student_recorders=dict(feats=dict(type='StageFeatures')),
         teacher_recorders=dict(feats=dict(type='StageFeatures', preact=preact)),
         connectors=dict(review=dict(type='ReviewKDConnector', **connector)),
-        distill_losses=dict(loss_hcl=dict(type='HCLLoss', loss_weight=loss_weight)),
+        distill_losses=dict(loss_hcl=dict(type='HCLLoss', loss_weight=loss_weight,
+                                          **(hcl or {}))),
         loss_forward_mappings=dict(loss_hcl=dict(
             s_feats=dict(from_student=True, recorder='feats', connector='review'),
             t_feats=dict(from_student=False, recorder='feats'))))

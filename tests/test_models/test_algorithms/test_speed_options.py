@@ -13,8 +13,9 @@ from mmreviewkd.registry import MODELS
 @pytest.fixture(scope='module')
 def algorithm(classifier_cfg, review_distiller_cfg):
     """Factory: a ReviewKD or TSKD + ReviewKD algorithm (R14 -> R8) with the given options."""
-    def make(kind, split_attention=True, **options):
-        distiller = review_distiller_cfg(0.7, split_attention=split_attention)
+    def make(kind, split_attention=True, fused_ops=True, nested_pools=True, **options):
+        distiller = review_distiller_cfg(0.7, hcl=dict(nested_pools=nested_pools),
+                                         split_attention=split_attention, fused_ops=fused_ops)
         if kind == 'reviewkd':
             cfg = dict(type='ReviewKDDistill', architecture=classifier_cfg(8),
                        teacher=classifier_cfg(14), distiller=distiller)
@@ -60,17 +61,34 @@ def test_channels_last_is_the_default_for_classifiers_only_and_can_be_turned_off
     assert seen == [True]
 
 
+# every speed option off: the official formulation in the default memory format
+OFFICIAL = dict(split_attention=False, fused_ops=False, nested_pools=False, channels_last=False)
+
+
+def relative_l2(grads, ref_grads):
+    """Relative L2 error of the whole gradient vector."""
+    diff = torch.cat([(grads[n] - g).flatten() for n, g in ref_grads.items()])
+    return (diff.norm() / torch.cat([g.flatten() for g in ref_grads.values()]).norm()).item()
+
+
+# Tolerance on the relative L2 error of all gradients against the official formulation in fp32
+# (docs/results/grad_deviation.json: 1e-6 for the reformulations, 0.4 % for channels_last on
+# the R56 -> R20 config, whose convolutions then run other kernels).
 @pytest.mark.parametrize('kind', ['reviewkd', 'tskd'])
-@pytest.mark.parametrize('options', [
-    dict(channels_last=True),
-    dict(teacher_grad_mode='inference_mode'),
-    dict(channels_last=True, teacher_grad_mode='inference_mode', split_attention=True),
-], ids=['channels_last', 'inference_mode', 'all'])
-def test_speed_options_keep_losses_and_gradients(algorithm, kind, options):
+@pytest.mark.parametrize('options,tolerance', [
+    (dict(split_attention=True), 1e-5),
+    (dict(fused_ops=True), 1e-5),
+    (dict(nested_pools=True), 1e-5),
+    (dict(channels_last=True), 2e-2),
+    (dict(teacher_grad_mode='inference_mode'), 0.0),
+    (dict(split_attention=True, fused_ops=True, nested_pools=True, channels_last=True), 2e-2),
+], ids=['split_attention', 'fused_ops', 'nested_pools', 'channels_last', 'inference_mode',
+        'defaults'])
+def test_speed_options_keep_losses_and_gradients(algorithm, kind, options, tolerance):
     torch.manual_seed(0)
-    reference = algorithm(kind, split_attention=False, channels_last=False)
+    reference = algorithm(kind, **OFFICIAL)
     state = copy.deepcopy(reference.state_dict())
-    fast = algorithm(kind, **dict(dict(split_attention=False, channels_last=False), **options))
+    fast = algorithm(kind, **dict(OFFICIAL, **options))
     ref_losses, ref_grads = losses_and_grads(reference, state)
     fast_losses, fast_grads = losses_and_grads(fast, state)
     assert set(ref_losses) == set(fast_losses) and 'distill.loss_hcl' in ref_losses
@@ -78,8 +96,7 @@ def test_speed_options_keep_losses_and_gradients(algorithm, kind, options):
         torch.testing.assert_close(fast_losses[name], value, rtol=1e-5, atol=1e-6, msg=name)
     assert set(ref_grads) == set(fast_grads)
     assert not any(n.startswith('teacher.') for n in ref_grads)
-    for name, grad in ref_grads.items():
-        torch.testing.assert_close(fast_grads[name], grad, rtol=1e-4, atol=1e-5, msg=name)
+    assert relative_l2(fast_grads, ref_grads) <= tolerance
 
 
 def test_bad_speed_options_name_the_key(algorithm):

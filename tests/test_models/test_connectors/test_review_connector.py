@@ -120,7 +120,7 @@ def test_connector_matches_official_formulation(s_shapes, t_shapes, split_attent
 ])
 def test_split_attention_equals_concat_in_values_and_gradients(shapes):
     torch.manual_seed(0)
-    fast, ref = ReviewKDConnector(), ReviewKDConnector(split_attention=False)
+    fast, ref = ReviewKDConnector(), ReviewKDConnector(split_attention=False, fused_ops=False)
     fast.build_chain(shapes, shapes)
     ref.build_chain(shapes, shapes)
     ref.load_state_dict(fast.state_dict())  # same parameters, same state-dict keys

@@ -50,3 +50,49 @@ def test_hcl_module_weight_levels_and_errors():
         hcl_loss([fs], [torch.zeros(1, 2, 4, 4)])
     with pytest.raises(ValueError):
         hcl_loss([fs, fs], [ft])
+
+
+@pytest.mark.parametrize('shape', [(2, 3, 32, 32), (2, 3, 8, 8), (2, 3, 7, 7), (2, 3, 12, 20),
+                                   (2, 3, 25, 38), (2, 3, 6, 6)],
+                         ids=['32 nests', '8 nests', '7 fallback', '12x20 partly',
+                              '25x38 fallback', '6: 2 nests, 4 not'])
+def test_pyramid_pools_equal_adaptive_pools_from_the_full_map(shape):
+    from mmreviewkd.models.losses.hcl import pyramid_pools
+    torch.manual_seed(0)
+    x = torch.randn(*shape, dtype=torch.float64, requires_grad=True)
+    levels = [s for s in (4, 2, 1) if s < shape[2]]
+    grad = torch.randn(sum(x.shape[0] * x.shape[1] * s * s for s in levels), dtype=x.dtype)
+    ours = pyramid_pools(x, levels)
+    official = [torch.nn.functional.adaptive_avg_pool2d(x, s) for s in levels]
+    for a, b in zip(ours, official):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
+    # the gradients too: nested pools back-propagate to the same input gradient
+    g_ours = torch.autograd.grad(torch.cat([p.flatten() for p in ours]) @ grad, x)[0]
+    g_off = torch.autograd.grad(torch.cat([p.flatten() for p in official]) @ grad, x)[0]
+    torch.testing.assert_close(g_ours, g_off, rtol=1e-12, atol=1e-12)
+
+
+def test_hcl_matches_the_official_per_level_pools_within_float_rounding():
+    """fp32, channels_last as in training: the nested pools change only the rounding."""
+    torch.manual_seed(0)
+    cl = torch.channels_last
+    s = [torch.randn(8, c, h, h).contiguous(memory_format=cl) for c, h in ((16, 32), (32, 16),
+                                                                           (64, 8), (64, 1))]
+    t = [torch.randn_like(f) for f in s]
+
+    def official(fs_list, ft_list):
+        total = 0.
+        for fs, ft in zip(fs_list, ft_list):
+            loss, w, ws = torch.nn.functional.mse_loss(fs, ft), 1.0, 1.0
+            for size in (4, 2, 1):
+                if size >= fs.shape[2]:
+                    continue
+                w /= 2.0
+                loss = loss + w * torch.nn.functional.mse_loss(
+                    torch.nn.functional.adaptive_avg_pool2d(fs, size),
+                    torch.nn.functional.adaptive_avg_pool2d(ft, size))
+                ws += w
+            total = total + loss / ws
+        return total
+    torch.testing.assert_close(hcl_loss(s, t), official(s, t), rtol=1e-6, atol=0)
+    assert torch.equal(hcl_loss(s, t, nested_pools=False), official(s, t))

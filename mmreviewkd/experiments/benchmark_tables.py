@@ -117,3 +117,54 @@ def format_profile(result: Dict) -> str:
         text = ' | '.join('' if c is None else f'{c:.1f}' for c in cells)
         lines.append(f'| {o} | {text}' + (f' | {diff:+.1f}' if diff is not None else '') + ' |')
     return '\n'.join(lines) + '\n'
+
+
+def format_grad_deviation(data: Dict) -> str:
+    """The table of each speed option's loss and gradient deviation (grad_deviation.py)."""
+    st = data['settings']
+    lines = [f'{st["pair"].replace(":", " -> ")}, batch {st["batch"]}, {st["input"]}, '
+             f'{st["params"]:,d} trainable parameters, torch {st["torch"]}', '',
+             '| variant | gradients vs. float64 | gradients vs. official fp32 | loss vs. float64 |',
+             '|---|---:|---:|---:|']
+    for name, row in data['variants'].items():
+        lines.append(f'| {name} | {row["grad_vs_float64"]:.2e} | '
+                     f'{row["grad_vs_official_fp32"]:.2e} | {row["loss_vs_float64"]:.1e} |')
+    return '\n'.join(lines) + '\n'
+
+
+# issue #14's targets of ReviewKD / KD with the defaults
+REVIEWKD_VS_KD_TARGET = {'resnet56:resnet20': 1.35, 'resnet32x4:resnet8x4': 1.7}
+
+
+def format_step_summary(data: Dict) -> str:
+    """The README's summary of the step JSON: ReviewKD / KD per pair (from the step table and,
+    where measured, from the interleaved comparison with an earlier commit) and the speed-up."""
+    cmp = data.get('baseline_comparison', {})
+    cmp_pairs = cmp.get('pairs', {})
+    base = cmp.get('settings', {}).get('baseline', '')
+    lines = ['| teacher -> student | KD s/step | ReviewKD s/step | ReviewKD / KD (target) | '
+             f'ReviewKD s/step at {base} | ReviewKD speed-up | KD speed-up |',
+             '|---|---:|---:|---:|---:|---:|---:|']
+    for pair, row in data['pairs'].items():
+        v = row['variants']
+        if 'kd' not in v or 'reviewkd' not in v:
+            continue
+        kd, rk = v['kd']['s_per_step'], v['reviewkd']['s_per_step']
+        target = REVIEWKD_VS_KD_TARGET.get(pair)
+        c = cmp_pairs.get(pair)
+        old = f'{c["s_per_step"]["baseline"]["reviewkd"]:.3f}' if c else '–'
+        speed = (f'{c["speedup"]["reviewkd"]:.2f}x', f'{c["speedup"]["kd"]:.2f}x') if c else \
+            ('–', '–')
+        lines.append(f'| {pair.replace(":", " -> ")} | {kd:.3f} | {rk:.3f} | {rk / kd:.2f}'
+                     f'{f" (<= {target})" if target else ""} | {old} | {speed[0]} | '
+                     f'{speed[1]} |')
+    if cmp_pairs:
+        st = cmp['settings']
+        lines += ['', f'Speed-ups: {base} vs. {st["ours"]} measured side by side, interleaved '
+                      f'({st["rounds"]} rounds of {st["iters"]} steps, each variant of each tree '
+                      f'in its own process, median), by '
+                      f'`tools/analysis_tools/compare_step_commits.py`; ReviewKD / KD there: '
+                      + ', '.join(f'{p.replace(":", " -> ")} {c["reviewkd_vs_kd"]["baseline"]:.2f}'
+                                  f' -> {c["reviewkd_vs_kd"]["ours"]:.2f}'
+                                  for p, c in cmp_pairs.items() if 'reviewkd_vs_kd' in c) + '.']
+    return '\n'.join(lines) + '\n'

@@ -12,6 +12,7 @@ README; everything between the markers is replaced by the table rendered from NA
 * ``fmnist_reproduction``: that run vs. the earlier ``configs/fashion_mnist/benchmark_3seeds.json``;
 * ``training_step``: ``docs/results/step.json`` (benchmark_step.py);
 * ``step_profile``: ``docs/results/profile_step.json`` (profile_step.py);
+* ``grad_deviation``: ``docs/results/grad_deviation.json`` (grad_deviation.py);
 * ``inference``: ``docs/results/inference.json`` (benchmark_inference.py);
 * ``early_exit``: ``configs/tskd/early_exit_fmnist.json`` (early_exit_sweep.py);
 * ``det_protocol``: ``configs/reviewkd_det/protocol_fmnist_coco.json`` (tools/det_benchmark.py).
@@ -30,6 +31,7 @@ import sys
 from typing import Callable, Dict, List
 
 from mmreviewkd.experiments.benchmark_tables import (format_early_exit_table,
+                                                     format_grad_deviation,
                                                      format_inference_table, format_profile,
                                                      format_step_pair)
 from mmreviewkd.experiments.det_protocol_table import format_summary as format_det_summary
@@ -44,6 +46,7 @@ SOURCES = dict(
     fmnist_previous='configs/fashion_mnist/benchmark_3seeds.json',
     training_step='docs/results/step.json',
     step_profile='docs/results/profile_step.json',
+    grad_deviation='docs/results/grad_deviation.json',
     inference='docs/results/inference.json',
     early_exit='configs/tskd/early_exit_fmnist.json',
     main_job='docs/results/main_job.json',
@@ -56,7 +59,7 @@ FILES = {
     'docs/benchmarks.md': ['fmnist_protocol', 'fmnist_protocol_3seeds', 'fmnist_reproduction',
                            'training_step', 'step_profile', 'inference'],
     'configs/fashion_mnist/README.md': ['fmnist_protocol'],
-    'configs/reviewkd/README.md': ['fmnist_protocol'],
+    'configs/reviewkd/README.md': ['fmnist_protocol', 'grad_deviation'],
     'configs/tskd/README.md': ['fmnist_protocol', 'early_exit'],
     'configs/reviewkd_det/README.md': ['det_protocol'],
 }
@@ -135,6 +138,10 @@ def step_profile() -> str:
     return format_profile(_json('step_profile'))
 
 
+def grad_deviation() -> str:
+    return format_grad_deviation(_json('grad_deviation'))
+
+
 def det_protocol() -> str:
     return format_det_summary(_json('det_protocol'))
 
@@ -168,7 +175,7 @@ BLOCKS: Dict[str, Callable[[], str]] = dict(
     fmnist_protocol=fmnist_protocol, fmnist_reproduction=fmnist_reproduction, main_job=main_job,
     main_job_validation=main_job_validation, fmnist_protocol_3seeds=fmnist_protocol_3seeds,
     training_step=training_step, inference=inference, early_exit=early_exit,
-    det_protocol=det_protocol, step_profile=step_profile)
+    det_protocol=det_protocol, step_profile=step_profile, grad_deviation=grad_deviation)
 
 
 def fill(text: str, name: str, body: str, path: str) -> str:

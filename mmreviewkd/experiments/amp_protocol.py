@@ -1,0 +1,60 @@
+"""bf16 autocast against fp32 on the Fashion-MNIST protocol (``tools/analysis_tools/amp_protocol.py``):
+the same methods and seeds trained by the main job in both precisions (``--amp``), compared per
+seed (paired: same data order, same initial weights). Step times are measured separately
+(``benchmark_step.py --amp``): the runs' minutes depend on what else the machine did."""
+import json
+import math
+import os.path as osp
+from typing import Dict, List
+
+from .protocol import mean_std
+
+
+def seed_results(work_dir: str, seed: int, amp: bool, tag: str = 'e1_n20000_b64') -> Dict:
+    """The main job's saved results of one seed (``results_<tag>_s<seed>[_amp]_test.json``)."""
+    name = f'results_{tag}_s{seed}{"_amp" if amp else ""}_test.json'
+    with open(osp.join(work_dir, name)) as f:
+        return json.load(f)
+
+
+def rows_of(results: Dict) -> Dict[str, float]:
+    """Per protocol row (e.g. 'TSKD: vote') of the students: its top-1."""
+    return {name: row['top1'] for key, run in results['results'].items() if key != 'teacher'
+            for name, row in run.get('rows', {}).items()}
+
+
+def compare(fp32_dir: str, amp_dir: str, seeds: List[int],
+            tag: str = 'e1_n20000_b64') -> Dict:
+    """Per row: fp32 and bf16 top-1 (mean +- std over ``seeds``), the paired difference
+    (bf16 - fp32 on the same seed), whether it is within noise (|mean| <= 2 standard errors of
+    the paired differences, std / sqrt(n))."""
+    per_seed = {s: (rows_of(seed_results(fp32_dir, s, False, tag)),
+                    rows_of(seed_results(amp_dir, s, True, tag))) for s in seeds}
+    names = [n for n in per_seed[seeds[0]][0] if all(n in per_seed[s][1] for s in seeds)]
+    rows = {}
+    for name in names:
+        fp32 = [per_seed[s][0][name] for s in seeds]
+        bf16 = [per_seed[s][1][name] for s in seeds]
+        diff = mean_std([b - a for a, b in zip(fp32, bf16)])
+        se = diff['std'] / math.sqrt(diff['n'])
+        rows[name] = dict(fp32=mean_std(fp32), bf16=mean_std(bf16), diff=diff,
+                          within_noise=abs(diff['mean']) <= 2 * se)
+    return dict(seeds=seeds, rows=rows)
+
+
+def format_comparison(data: Dict) -> str:
+    """The markdown table of :func:`compare`'s result."""
+    seeds = data['seeds']
+    lines = [f'Fashion-MNIST test top-1 (%, 10000 test images), mean ± std over {len(seeds)} '
+             f'paired seeds {seeds}; bf16 = bfloat16 autocast (`--amp`) while the student '
+             f'trains, the same fp32 teacher; within noise = |mean difference| <= 2 standard '
+             f'errors of the paired differences.', '',
+             '| method | fp32 | bf16 | bf16 - fp32 (paired) | within noise |',
+             '|---|---:|---:|---:|---|']
+    for name, r in data['rows'].items():
+        lines.append(
+            f'| {name} | {r["fp32"]["mean"]:.2f} ± {r["fp32"]["std"]:.2f} | '
+            f'{r["bf16"]["mean"]:.2f} ± {r["bf16"]["std"]:.2f} | '
+            f'{r["diff"]["mean"]:+.2f} ± {r["diff"]["std"]:.2f} | '
+            f'{"yes" if r["within_noise"] else "**no**"} |')
+    return '\n'.join(lines) + '\n'

@@ -1,0 +1,40 @@
+"""bf16 autocast against fp32 on the Fashion-MNIST protocol, paired per seed.
+
+    python tools/fmnist_benchmark.py --seeds 0 1 2 --methods student kd reviewkd tskd \
+        --work-dir work_dirs/fmnist_fp32 --out work_dirs/protocol_fp32
+    python tools/fmnist_benchmark.py --seeds 0 1 2 --methods student kd reviewkd tskd \
+        --work-dir work_dirs/fmnist_amp --out work_dirs/protocol_amp --amp
+    python tools/analysis_tools/amp_protocol.py --seeds 0 1 2 [--out docs/results/bf16_protocol.json]
+
+Reads the main job's per-seed results of both work dirs (logic in
+``mmreviewkd/experiments/amp_protocol.py``), prints the table and saves it as JSON (rendered into
+docs/benchmarks.md by results_tables.py).
+"""
+import argparse
+import json
+import os
+import os.path as osp
+
+from mmreviewkd.experiments.amp_protocol import compare, format_comparison
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--fp32-work-dir', default='work_dirs/fmnist_fp32')
+    parser.add_argument('--amp-work-dir', default='work_dirs/fmnist_amp')
+    parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
+    parser.add_argument('--commit', help='the commit the runs were trained at (recorded)')
+    parser.add_argument('--out', default='work_dirs/benchmarks/bf16_protocol.json')
+    args = parser.parse_args(argv)
+    result = compare(args.fp32_work_dir, args.amp_work_dir, args.seeds)
+    result['commit'] = args.commit
+    print(format_comparison(result))
+    os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
+    with open(args.out, 'w') as f:
+        json.dump(result, f, indent=2)
+    print(f'wrote {args.out}')
+    return result
+
+
+if __name__ == '__main__':
+    main()

@@ -110,8 +110,12 @@ def _reset_peak() -> bool:
 
 def worker(pair: str, variant: str, batch: int, iters: int, warmup: int,
            threads: Optional[int], amp: bool = False) -> Dict:
-    """Build one variant and time it (in this process); returns the figures."""
+    """Build one variant and time it (in this process, which keeps freed memory as
+    tools/train.py does); returns the figures."""
     import torch
+
+    from mmreviewkd.utils import keep_freed_memory
+    keep_freed_memory()
     if threads:
         torch.set_num_threads(threads)
     teacher, student = pair.split(':')

@@ -107,9 +107,13 @@ def main(argv=None) -> Dict:
     parser.add_argument('--out', default='work_dirs/benchmarks/profile.json')
     args = parser.parse_args(argv)
     import torch
+
+    from mmreviewkd.utils import keep_freed_memory
+    kept = keep_freed_memory()  # as tools/train.py
     result = dict(settings=dict(pair=args.pair, batch=args.batch, iters=args.iters,
                                 warmup=args.warmup, threads=torch.get_num_threads(),
-                                torch=torch.__version__, amp=args.amp),
+                                torch=torch.__version__, amp=args.amp,
+                                keep_freed_memory=kept),
                   variants={})
     for variant in args.variants:
         print(f'[profile_step] {args.pair} {variant} ...', flush=True)

@@ -120,3 +120,31 @@ def test_profile_marks_the_phases_of_the_real_step():
         phases['backward']
     assert phases['whole step'] >= inner  # the phases are parts of the step
     assert len(out['ops_ms']) == 5
+
+
+def test_commit_comparison_takes_medians_per_tree_and_divides_baseline_by_ours():
+    compare = load('compare_step_commits')
+    times = dict(baseline=dict(kd=[2.0, 2.2, 9.0], reviewkd=[4.0, 3.0, 3.5]),
+                 ours=dict(kd=[1.9, 2.0, 2.1], reviewkd=[2.6, 2.5, 2.4]))
+    out = compare.summarise(times, ['kd', 'reviewkd'])
+    assert out['s_per_step']['baseline'] == dict(kd=2.2, reviewkd=3.5)  # medians: 9.0 ignored
+    assert out['speedup']['reviewkd'] == pytest.approx(3.5 / 2.5)
+    assert out['reviewkd_vs_kd'] == dict(baseline=pytest.approx(3.5 / 2.2),
+                                         ours=pytest.approx(2.5 / 2.0))
+
+
+def test_step_summary_reports_the_ratio_its_target_and_the_interleaved_speed_up():
+    from mmreviewkd.experiments.benchmark_tables import format_step_summary
+    data = dict(pairs={'resnet56:resnet20': dict(variants=dict(
+        kd=dict(s_per_step=0.2), reviewkd=dict(s_per_step=0.3)))},
+        baseline_comparison=dict(
+            settings=dict(baseline='6be73d6', ours='abc1234', rounds=3, iters=5),
+            pairs={'resnet56:resnet20': dict(
+                s_per_step=dict(baseline=dict(kd=0.21, reviewkd=0.4),
+                                ours=dict(kd=0.2, reviewkd=0.3)),
+                speedup=dict(kd=1.05, reviewkd=0.4 / 0.3),
+                reviewkd_vs_kd=dict(baseline=0.4 / 0.21, ours=1.5))}))
+    text = format_step_summary(data)
+    assert '| resnet56 -> resnet20 | 0.200 | 0.300 | 1.50 (<= 1.35) | 0.400 | 1.33x | 1.05x |' \
+        in text
+    assert 'resnet56 -> resnet20 1.90 -> 1.50' in text

@@ -10,7 +10,10 @@ README; everything between the markers is replaced by the table rendered from NA
 * ``fmnist_protocol_3seeds``: the earlier ``configs/fashion_mnist/protocol_3seeds.json``;
 * ``main_job`` / ``main_job_validation``: ``docs/results/main_job*.json`` (fmnist_main_job.py);
 * ``fmnist_reproduction``: that run vs. the earlier ``configs/fashion_mnist/benchmark_3seeds.json``;
-* ``training_step``: ``docs/results/step.json`` (benchmark_step.py);
+* ``training_step``: ``docs/results/step.json`` (benchmark_step.py; its ``baseline_comparison``
+  from compare_step_commits.py); ``step_summary``: its README summary;
+* ``training_step_amp``: ``docs/results/step_amp.json`` (benchmark_step.py --amp);
+* ``bf16_protocol``: ``docs/results/bf16_protocol.json`` (amp_protocol.py);
 * ``step_profile``: ``docs/results/profile_step.json`` (profile_step.py);
 * ``grad_deviation``: ``docs/results/grad_deviation.json`` (grad_deviation.py);
 * ``inference``: ``docs/results/inference.json`` (benchmark_inference.py);
@@ -30,10 +33,11 @@ import re
 import sys
 from typing import Callable, Dict, List
 
+from mmreviewkd.experiments.amp_protocol import format_comparison as format_bf16_protocol
 from mmreviewkd.experiments.benchmark_tables import (format_early_exit_table,
                                                      format_grad_deviation,
                                                      format_inference_table, format_profile,
-                                                     format_step_pair)
+                                                     format_step_pair, format_step_summary)
 from mmreviewkd.experiments.det_protocol_table import format_summary as format_det_summary
 from mmreviewkd.experiments.fmnist_recipe import METHODS, TEACHER
 from mmreviewkd.experiments.main_job_table import render_saved_table
@@ -45,6 +49,8 @@ SOURCES = dict(
     fmnist_protocol_3seeds='configs/fashion_mnist/protocol_3seeds.json',
     fmnist_previous='configs/fashion_mnist/benchmark_3seeds.json',
     training_step='docs/results/step.json',
+    training_step_amp='docs/results/step_amp.json',
+    bf16_protocol='docs/results/bf16_protocol.json',
     step_profile='docs/results/profile_step.json',
     grad_deviation='docs/results/grad_deviation.json',
     inference='docs/results/inference.json',
@@ -114,8 +120,8 @@ def fmnist_reproduction() -> str:
     return '\n'.join(lines) + '\n'
 
 
-def training_step() -> str:
-    data = _json('training_step')
+def training_step(name: str = 'training_step') -> str:
+    data = _json(name)
     text = '\n'.join(format_step_pair(pair, row) for pair, row in data['pairs'].items())
     o = data.get('overhead')
     if o:
@@ -124,6 +130,18 @@ def training_step() -> str:
                  f'{o["handwritten_s_per_step"] * 1e3:.1f} ms for the hand-written loop '
                  f'({o["ms_per_step"]:+.1f} ms per step).\n')
     return text
+
+
+def training_step_amp() -> str:
+    return training_step('training_step_amp')
+
+
+def step_summary() -> str:
+    return format_step_summary(_json('training_step'))
+
+
+def bf16_protocol() -> str:
+    return format_bf16_protocol(_json('bf16_protocol'))
 
 
 def inference() -> str:
@@ -175,7 +193,8 @@ BLOCKS: Dict[str, Callable[[], str]] = dict(
     fmnist_protocol=fmnist_protocol, fmnist_reproduction=fmnist_reproduction, main_job=main_job,
     main_job_validation=main_job_validation, fmnist_protocol_3seeds=fmnist_protocol_3seeds,
     training_step=training_step, inference=inference, early_exit=early_exit,
-    det_protocol=det_protocol, step_profile=step_profile, grad_deviation=grad_deviation)
+    det_protocol=det_protocol, step_profile=step_profile, grad_deviation=grad_deviation,
+    step_summary=step_summary, training_step_amp=training_step_amp, bf16_protocol=bf16_protocol)
 
 
 def fill(text: str, name: str, body: str, path: str) -> str:
@@ -192,7 +211,8 @@ def main(argv=None) -> List[str]:
     parser.add_argument('--check', action='store_true',
                         help='do not write; exit 1 if a generated block differs from its JSON')
     args = parser.parse_args(argv)
-    rendered = {name: fn() for name, fn in BLOCKS.items()}
+    used = {name for names in FILES.values() for name in names}
+    rendered = {name: fn() for name, fn in BLOCKS.items() if name in used}
     stale = []
     for path, names in FILES.items():
         full = osp.join(ROOT, path)

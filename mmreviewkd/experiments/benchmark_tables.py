@@ -140,8 +140,9 @@ def format_step_summary(data: Dict) -> str:
     """The README's summary of the step JSON: ReviewKD / KD per pair (from the step table and,
     where measured, from the interleaved comparison with an earlier commit) and the speed-up."""
     cmp = data.get('baseline_comparison', {})
-    cmp_pairs = cmp.get('pairs', {})
-    base = cmp.get('settings', {}).get('baseline', '')
+    cmp_pairs = {p: c for p, c in cmp.get('pairs', {}).items()
+                 if {'kd', 'reviewkd'} <= set(c['speedup'])}
+    base = cmp.get('settings', {}).get('baseline', 'the baseline commit')
     lines = ['| teacher -> student | KD s/step | ReviewKD s/step | ReviewKD / KD (target) | '
              f'ReviewKD s/step at {base} | ReviewKD speed-up | KD speed-up |',
              '|---|---:|---:|---:|---:|---:|---:|']

@@ -62,14 +62,12 @@ def measure(teacher: str = 'resnet56', student: str = 'resnet20', batch: int = 1
     ref64 = build(variant_cfg(teacher, student, {})).double()
     state64 = {k: v.double() if v.is_floating_point() else v for k, v in state.items()}
     loss64, grads64 = losses_and_grads(ref64, state64, inputs, samples)
-    loss32, grads32 = None, None
+    _, grads32 = losses_and_grads(reference, state, inputs, samples)  # official, fp32
     rows = {}
     for name in variants or list(VARIANTS):
         change = VARIANTS[name]
         model = reference if not change else build(variant_cfg(teacher, student, change))
         loss, grads = losses_and_grads(model, state, inputs, samples, change.get('amp', False))
-        if loss32 is None:
-            loss32, grads32 = loss, grads
         rows[name] = dict(
             grad_vs_float64=float((grads - grads64).norm() / grads64.norm()),
             grad_vs_official_fp32=float((grads - grads32).norm() / grads32.norm()),

@@ -52,7 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
                              'processes already keep a core busy)')
     parser.add_argument('--amp', action='store_true',
                         help='train the students under mixed precision (tools/train.py --amp: '
-                             'bfloat16 autocast on CPU); the teacher stays fp32')
+                             'bfloat16 autocast on CPU, fp16 on GPU), the distilled students\' '
+                             'teacher forward included; the teacher checkpoint is the fp32 one')
     parser.add_argument('--work-dir', default=osp.join('work_dirs', 'fmnist_main'))
     parser.add_argument('--seed', type=int, default=0, help='seed of the student runs')
     parser.add_argument('--teacher-seed', type=int, default=0,
@@ -157,7 +158,8 @@ def main(argv: Optional[List[str]] = None) -> Dict:
     except ValueError as e:
         parser.error(str(e))
     if args.amp:  # only then: the published (fp32) protocol's settings have no `amp`
-        st['amp'] = 'bfloat16 autocast'
+        import torch
+        st['amp'] = 'fp16 AMP' if torch.cuda.is_available() else 'bfloat16 autocast'
     split = st['eval_split']
     tag = (f'e{st["epochs"]}_n{st["train_size"]}_b{st["batch"]}_s{st["seed"]}'
            f'{"_amp" if args.amp else ""}')

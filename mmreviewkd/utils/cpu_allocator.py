@@ -23,15 +23,21 @@ TRIM_THRESHOLD = 2**31 - 1  # mallopt takes an int
 def keep_freed_memory(environ: Optional[dict] = None) -> bool:
     """Raise glibc's mmap and trim thresholds for this process (and processes it forks).
 
-    Off when the environment sets ``MMREVIEWKD_KEEP_FREED_MEMORY=0`` or its own
-    ``MALLOC_MMAP_THRESHOLD_`` / ``MALLOC_TRIM_THRESHOLD_`` (the user's choice wins).
+    Off when the environment sets ``MMREVIEWKD_KEEP_FREED_MEMORY`` to ``0``/``false``/``off``,
+    chooses glibc's malloc settings itself (``MALLOC_MMAP_THRESHOLD_``,
+    ``MALLOC_TRIM_THRESHOLD_``, ``glibc.malloc`` in ``GLIBC_TUNABLES``: the user's choice wins)
+    or preloads another allocator (jemalloc, tcmalloc, mimalloc in ``LD_PRELOAD``). Processes
+    forked afterwards (DataLoader workers) inherit the thresholds.
 
     Returns:
         bool: Whether both thresholds were set (False without glibc, e.g. on macOS or musl).
     """
     env = os.environ if environ is None else environ
-    if env.get('MMREVIEWKD_KEEP_FREED_MEMORY', '1') == '0' or \
-            'MALLOC_MMAP_THRESHOLD_' in env or 'MALLOC_TRIM_THRESHOLD_' in env:
+    preload = env.get('LD_PRELOAD', '')
+    if env.get('MMREVIEWKD_KEEP_FREED_MEMORY', '1').lower() in ('0', 'false', 'off', 'no') or \
+            'MALLOC_MMAP_THRESHOLD_' in env or 'MALLOC_TRIM_THRESHOLD_' in env or \
+            'glibc.malloc' in env.get('GLIBC_TUNABLES', '') or \
+            any(name in preload for name in ('jemalloc', 'tcmalloc', 'mimalloc')):
         return False
     try:
         libc = ctypes.CDLL(ctypes.util.find_library('c') or 'libc.so.6')

@@ -10,7 +10,12 @@ official modules with fewer passes over those maps:
   ``var_o = w_o^T Cov(x) w_o``, computed from the narrow input; the normalisation is folded
   into the conv's weights and bias. The wide output is written once and never normalised in a
   second pass, and the backward of the BatchNorm over it disappears. Running statistics are
-  updated as ``nn.BatchNorm2d`` does (unbiased variance, ``momentum``). A 1x1 conv that reads
+  updated as ``nn.BatchNorm2d`` does (unbiased variance, ``momentum``). Precision: ``w^T Cov w``
+  cancels where input channels are correlated, so the fold's variance carries more rounding
+  than BatchNorm's direct one. On the stage features of the trained Fashion-MNIST ResNet-56
+  (batch 64, random ABF weights) the normalised output is within 1e-5 of float64 (the module:
+  4e-6); a contrived input of near-collinear channels loses more (the variance is clamped at 0).
+  ``fused_ops=False`` runs the modules. A 1x1 conv that reads
   the folded map (ABF's attention conv) composes with the folded conv and reads the narrow
   input instead.
 * :class:`AttentionFusion`: ``x * a_x + up(r) * a_r`` with ``up`` the nearest upsampling by an
@@ -21,6 +26,7 @@ official modules with fewer passes over those maps:
 Both equal the official formulation up to float rounding (tests in
 ``tests/test_models/test_connectors/test_abf_ops.py``, gradients checked in float64).
 """
+import functools
 from typing import Optional, Tuple
 
 import torch
@@ -57,8 +63,8 @@ def fold_conv_bn(conv: nn.Conv2d, bn: nn.BatchNorm2d, x: Tensor) -> Tuple[Tensor
     n, c_in, h, w = x.shape
     m = n * h * w
     weight = conv.weight.reshape(conv.out_channels, c_in)
-    # the statistics in fp32 (fp64 for fp64 inputs) even under autocast: a bf16 covariance
-    # would lose the variance
+    # the statistics in fp32 (fp64 for fp64 inputs), under autocast too: a bf16 covariance would
+    # lose the variance (float64 statistics cost more than the fold saves, measured)
     dtype = torch.float64 if x.dtype == torch.float64 else torch.float32
     with torch.autocast(device_type=x.device.type, enabled=False):
         flat = x.to(dtype).permute(0, 2, 3, 1).reshape(m, c_in)  # a view for channels_last
@@ -67,7 +73,7 @@ def fold_conv_bn(conv: nn.Conv2d, bn: nn.BatchNorm2d, x: Tensor) -> Tuple[Tensor
         cov = centred.T @ centred / m
         w_d = weight.to(dtype)
         mean = w_d @ mean_x
-        var = ((w_d @ cov) * w_d).sum(1)  # biased, as BatchNorm normalises with
+        var = ((w_d @ cov) * w_d).sum(1).clamp_min(0)  # biased, as BatchNorm normalises with
         scale = bn.weight.to(dtype) * torch.rsqrt(var + bn.eps)
         shift = bn.bias.to(dtype) - mean * scale
         folded = (w_d * scale[:, None]).reshape(conv.weight.shape)
@@ -102,8 +108,8 @@ class AttentionFusion(torch.autograd.Function):
     """``x * z[:, 0:1] + up(r) * z[:, 1:2]``, ``up`` = nearest upsampling by integer factors.
 
     Inputs: ``x`` (N, C, H, W), ``r`` (N, C, H/fh, W/fw), ``z`` (N, 2, H, W) (the two sigmoid
-    attention maps of ABF). Output: (N, C, H, W) in ``x``'s memory format. Use
-    :func:`attention_fusion`, which checks the factors.
+    attention maps of ABF), all of one dtype. Output: (N, C, H, W) in ``x``'s memory format.
+    Use :func:`attention_fusion`, which checks the factors and unifies the dtypes.
     """
 
     @staticmethod
@@ -147,6 +153,8 @@ def attention_fusion(x: Tensor, residual: Tensor, z: Tensor) -> Tensor:
     Returns:
         Tensor: (N, C, H, W).
     """
+    dtype = functools.reduce(torch.promote_types, (x.dtype, residual.dtype, z.dtype))
+    x, residual, z = (t.to(dtype) for t in (x, residual, z))  # no-ops when they agree
     factors = upsample_factors(x, residual)
     if factors is None:
         up = F.interpolate(residual, size=x.shape[-2:], mode='nearest')

@@ -162,19 +162,51 @@ def test_fused_abf_fp32_channels_last_within_float_rounding_and_eval_unchanged()
         assert ((a - b).norm() / b.norm().clamp_min(1e-12)).item() < 1e-4
     fused.eval()
     official.eval()
-    with torch.no_grad():  # evaluation runs the modules themselves
+    with torch.no_grad():  # evaluation: conv1's modules with running statistics, fused products
         torch.testing.assert_close(fused(x, r)[0], official(x, r)[0], rtol=1e-5, atol=1e-5)
 
 
-def test_fused_abf_under_bf16_autocast_keeps_fp32_statistics():
+def test_fused_abf_under_bf16_autocast_trains_with_float_statistics():
+    """bf16 features and residual (as the chain passes them under autocast) train: the folded
+    BatchNorm's statistics come from float arithmetic, as close to the fp32 module's as fp32."""
     fused, official = _abf_pair(16, 64, 16, fuse=True)
     torch.manual_seed(1)
-    x, r = torch.randn(8, 16, 16, 16), torch.randn(8, 64, 8, 8)
+    x = torch.randn(8, 16, 16, 16).bfloat16().float()  # values representable in bf16
+    r = torch.randn(8, 64, 8, 8)
     with torch.autocast('cpu', dtype=torch.bfloat16):
-        y, _ = fused(x, r)
-        y_ref, _ = official(x, r)
-    assert torch.isfinite(y).all()
-    assert ((y.float() - y_ref.float()).norm() / y_ref.float().norm()).item() < 0.05
-    # the running statistics come from fp32 arithmetic: as close as in fp32
+        y, fused_map = fused(x.bfloat16().requires_grad_(), r.bfloat16().requires_grad_())
+    (y.float().square().mean() + fused_map.float().mean()).backward()
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in fused.parameters())
+    official(x, r)  # fp32 modules on the same values
+    torch.testing.assert_close(fused.conv1[1].running_mean, official.conv1[1].running_mean,
+                               rtol=1e-5, atol=1e-6)
     torch.testing.assert_close(fused.conv1[1].running_var, official.conv1[1].running_var,
-                               rtol=1e-2, atol=1e-3)
+                               rtol=1e-5, atol=1e-6)
+
+
+def test_attention_fusion_promotes_mixed_dtypes_like_the_official_ops():
+    x = torch.randn(2, 4, 4, 4, dtype=torch.bfloat16, requires_grad=True)
+    r = torch.randn(2, 4, 2, 2, requires_grad=True)  # fp32 residual
+    z = torch.rand(2, 2, 4, 4, dtype=torch.bfloat16, requires_grad=True)
+    out = attention_fusion(x, r, z)
+    assert out.dtype == _official_fusion(x, r, z).dtype == torch.float32
+    out.sum().backward()
+    assert x.grad.dtype == torch.bfloat16 and r.grad.dtype == torch.float32
+
+
+@pytest.mark.parametrize('needs', [(True, False, False), (False, True, False),
+                                   (False, False, True), (True, False, True)])
+def test_attention_fusion_computes_only_the_gradients_asked_for(needs):
+    torch.manual_seed(0)
+    tensors = [torch.randn(2, 3, 4, 4, dtype=torch.float64), torch.randn(2, 3, 2, 2,
+                                                                          dtype=torch.float64),
+               torch.rand(2, 2, 4, 4, dtype=torch.float64)]
+    ours = [t.clone().requires_grad_(n) for t, n in zip(tensors, needs)]
+    official = [t.clone().requires_grad_(n) for t, n in zip(tensors, needs)]
+    g = torch.randn(2, 3, 4, 4, dtype=torch.float64)
+    attention_fusion(*ours).backward(g)
+    _official_fusion(*official).backward(g)
+    for a, b, n in zip(ours, official, needs):
+        assert (a.grad is not None) == n
+        if n:
+            torch.testing.assert_close(a.grad, b.grad)

@@ -60,10 +60,11 @@ SOURCES = dict(
     det_protocol='configs/reviewkd_det/protocol_fmnist_coco.json',
 )
 FILES = {
-    'README.md': ['main_job'],
+    'README.md': ['main_job', 'step_summary'],
     'docs/main_job.md': ['main_job_validation'],
     'docs/benchmarks.md': ['fmnist_protocol', 'fmnist_protocol_3seeds', 'fmnist_reproduction',
-                           'training_step', 'step_profile', 'inference'],
+                           'training_step', 'step_profile', 'bf16_protocol', 'training_step_amp',
+                           'inference'],
     'configs/fashion_mnist/README.md': ['fmnist_protocol'],
     'configs/reviewkd/README.md': ['fmnist_protocol', 'grad_deviation'],
     'configs/tskd/README.md': ['fmnist_protocol', 'early_exit'],

@@ -8,10 +8,16 @@ from mmengine.logging import print_log
 from mmreviewkd.utils.mmcv_ops import check_mmcv_ops_for_config
 
 
+def amp_optim_wrapper_type() -> str:
+    """The optimizer wrapper ``--amp`` selects: MMEngine's ``AmpOptimWrapper`` (fp16 + loss
+    scaling) on GPU, ``mmreviewkd.CPUAmpOptimWrapper`` (bfloat16 autocast) on CPU."""
+    import torch
+    return 'AmpOptimWrapper' if torch.cuda.is_available() else 'mmreviewkd.CPUAmpOptimWrapper'
+
+
 def _enable_amp(cfg: Config) -> None:
     """Switch to mixed precision: MMEngine's ``AmpOptimWrapper`` (fp16 + loss scaling) on GPU,
     ``mmreviewkd.CPUAmpOptimWrapper`` (bfloat16 autocast) on CPU."""
-    import torch
     optim_wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
     if 'AmpOptimWrapper' in optim_wrapper:
         print_log('AMP is already enabled in the config.', logger='current')
@@ -19,11 +25,10 @@ def _enable_amp(cfg: Config) -> None:
     if optim_wrapper not in ('OptimWrapper', 'mmengine.OptimWrapper'):
         raise ValueError(f'--amp needs optim_wrapper.type="OptimWrapper" in the config, got '
                          f'{optim_wrapper!r}')
-    if torch.cuda.is_available():
-        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+    cfg.optim_wrapper.type = amp_optim_wrapper_type()
+    if cfg.optim_wrapper.type == 'AmpOptimWrapper':
         cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
     else:
-        cfg.optim_wrapper.type = 'mmreviewkd.CPUAmpOptimWrapper'
         print_log('--amp on CPU: bfloat16 autocast (CPUAmpOptimWrapper)', logger='current')
 
 

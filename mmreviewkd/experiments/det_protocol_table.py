@@ -4,6 +4,8 @@ paired differences to the student alone."""
 import statistics
 from typing import Dict, List, Optional
 
+from .protocol import mean_std as protocol_mean_std
+
 TEACHER = ('teacher (Faster R-CNN R50-FPN)', 'faster-rcnn_r50_fpn_fmnistcoco.py')
 STUDENT = ('student alone (Faster R-CNN R18-FPN)', 'faster-rcnn_r18_fpn_fmnistcoco.py')
 REVIEWKD = ('ReviewKD (R50-FPN -> R18-FPN)', 'reviewkd_faster-rcnn_r50_r18_fpn_fmnistcoco.py')
@@ -12,13 +14,12 @@ BOX_METRICS = ('bbox_mAP', 'bbox_mAP_50', 'bbox_mAP_75', 'bbox_mAP_s', 'bbox_mAP
 
 
 def mean_std(values: List[Optional[float]]) -> Optional[Dict]:
-    """Mean, sample std (0 for one value), count and the values; None if any value is None
-    (COCO has no object of that size)."""
+    """:func:`mmreviewkd.experiments.protocol.mean_std` with mean and std rounded to 0.001;
+    None if any value is None (COCO has no object of that size)."""
     if any(v is None for v in values):
         return None
-    return dict(mean=round(statistics.mean(values), 3),
-                std=round(statistics.stdev(values), 3) if len(values) > 1 else 0.0,
-                n=len(values), values=values)
+    out = protocol_mean_std(values)
+    return dict(out, mean=round(out['mean'], 3), std=round(out['std'], 3))
 
 
 def summarise(per_seed: Dict[int, Dict[str, Dict]]) -> Dict:

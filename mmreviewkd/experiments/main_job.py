@@ -137,9 +137,8 @@ def student_options(key: str, st: Dict, teacher_ckpt: str) -> List[str]:
     if key not in NO_TEACHER:
         options.append(f'model.teacher_ckpt={teacher_ckpt}')
     if st.get('amp'):  # what tools/train.py --amp selects
-        import torch
-        options.append('optim_wrapper.type=' + ('AmpOptimWrapper' if torch.cuda.is_available()
-                                                else 'mmreviewkd.CPUAmpOptimWrapper'))
+        from mmreviewkd.apis.runner_config import amp_optim_wrapper_type
+        options.append(f'optim_wrapper.type={amp_optim_wrapper_type()}')
     if key in REVIEW:
         iters = -(-st['train_size'] // st['batch']) * st['epochs']
         options += [f'custom_hooks.0.warmup={max(1, iters // 12)}',
@@ -158,8 +157,9 @@ def main(argv: Optional[List[str]] = None) -> Dict:
     except ValueError as e:
         parser.error(str(e))
     if args.amp:  # only then: the published (fp32) protocol's settings have no `amp`
-        import torch
-        st['amp'] = 'fp16 AMP' if torch.cuda.is_available() else 'bfloat16 autocast'
+        from mmreviewkd.apis.runner_config import amp_optim_wrapper_type
+        st['amp'] = ('fp16 AMP' if amp_optim_wrapper_type() == 'AmpOptimWrapper'
+                     else 'bfloat16 autocast')
     split = st['eval_split']
     tag = (f'e{st["epochs"]}_n{st["train_size"]}_b{st["batch"]}_s{st["seed"]}'
            f'{"_amp" if args.amp else ""}')

@@ -3,9 +3,13 @@
 configs with random weights, a fixed random batch, and one optimisation step through MMEngine's
 ``train_step`` as ``tools/train.py`` runs it."""
 import copy
+import json
+import os
 import os.path as osp
+import subprocess
+import sys
 import time
-from typing import Callable, Optional
+from typing import Callable, Dict, Optional
 
 from .paths import project_root
 
@@ -118,3 +122,32 @@ def seconds_per_step(step: Callable[[], object], iters: int, warmup: int) -> flo
     for _ in range(iters):
         step()
     return (time.perf_counter() - t0) / iters
+
+
+def run_step_worker(tree: str, pair: str, variant: str, batch: int, iters: int, warmup: int,
+                    threads: Optional[int] = None, amp: bool = False,
+                    own_package: bool = False) -> Dict:
+    """Time one variant in a fresh process by ``tree``'s own
+    ``tools/analysis_tools/benchmark_step.py --worker`` and return its figures.
+
+    Args:
+        tree (str): The checkout whose worker runs (this repository, or an earlier commit's).
+        own_package (bool): Put ``tree`` first on ``PYTHONPATH``, so the worker imports that
+            checkout's ``mmreviewkd`` rather than the installed one.
+
+    Raises:
+        RuntimeError: when the worker fails, with the end of its stderr.
+    """
+    cmd = [sys.executable, osp.join(tree, 'tools', 'analysis_tools', 'benchmark_step.py'),
+           '--worker', pair, variant, '--batch', str(batch), '--iters', str(iters),
+           '--warmup', str(warmup)]
+    if threads:
+        cmd += ['--threads', str(threads)]
+    if amp:
+        cmd.append('--amp')
+    env = dict(os.environ, PYTHONPATH=tree) if own_package else None
+    proc = subprocess.run(cmd, cwd=tree, env=env, capture_output=True, text=True)
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith('{')]
+    if proc.returncode != 0 or not lines:
+        raise RuntimeError(f'{tree}: {pair} {variant} failed:\n{proc.stderr[-3000:]}')
+    return json.loads(lines[-1])

@@ -11,11 +11,9 @@ Reads the main job's per-seed results of both work dirs (logic in
 docs/benchmarks.md by results_tables.py).
 """
 import argparse
-import json
-import os
-import os.path as osp
 
 from mmreviewkd.experiments.amp_protocol import compare, format_comparison
+from mmreviewkd.experiments.json_io import write_json
 
 
 def main(argv=None) -> dict:
@@ -29,10 +27,7 @@ def main(argv=None) -> dict:
     result = compare(args.fp32_work_dir, args.amp_work_dir, args.seeds)
     result['commit'] = args.commit
     print(format_comparison(result))
-    os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
-    with open(args.out, 'w') as f:
-        json.dump(result, f, indent=2)
-    print(f'wrote {args.out}')
+    write_json(result, args.out)
     return result
 
 

@@ -18,13 +18,12 @@ pass ``--checkpoint`` of a trained TSKD run, or random weights make almost nothi
 Figures are printed and written to JSON, not asserted.
 """
 import argparse
-import json
-import os
 import os.path as osp
 import time
 
 import mmreviewkd  # noqa: F401
 from mmreviewkd.experiments.benchmark_tables import format_inference_table
+from mmreviewkd.experiments.json_io import write_json
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -124,10 +123,7 @@ def main(argv=None):
                                 top1=top1(staged_scores), exit_share=share,
                                 same_exits_as_batched=bool((staged_used == used).all())))
     print(format_inference_table(res))
-    os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
-    with open(args.out, 'w') as f:
-        json.dump(res, f, indent=2)
-    print(f'wrote {args.out}')
+    write_json(res, args.out)
     return res
 
 

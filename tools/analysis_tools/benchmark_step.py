@@ -35,17 +35,15 @@ asserted.
 """
 import argparse
 import json
-import os
 import os.path as osp
 import statistics
-import subprocess
-import sys
 from typing import Dict, List, Optional
 
 from mmreviewkd.experiments.benchmark_tables import STEP_ROUNDS, format_step_pair, step_ratios
+from mmreviewkd.experiments.json_io import write_json
 from mmreviewkd.experiments.step_models import (VARIANTS, build, config_path, fake_batch,
-                                                mmengine_stepper, model_cfg, seconds_per_step,
-                                                to_channels_last)
+                                                mmengine_stepper, model_cfg, run_step_worker,
+                                                seconds_per_step, to_channels_last)
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -163,17 +161,9 @@ def worker(pair: str, variant: str, batch: int, iters: int, warmup: int,
 
 
 def run_variant(pair: str, variant: str, args) -> Dict:
-    cmd = [sys.executable, osp.abspath(__file__), '--worker', pair, variant,
-           '--batch', str(args.batch), '--iters', str(args.iters), '--warmup', str(args.warmup)]
-    if args.threads:
-        cmd += ['--threads', str(args.threads)]
-    if args.amp:
-        cmd.append('--amp')
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
-    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith('{')]
-    if proc.returncode != 0 or not lines:
-        raise RuntimeError(f'{pair} {variant} failed:\n{proc.stderr[-3000:]}')
-    return json.loads(lines[-1])
+    """One variant timed by this script's worker in a fresh process."""
+    return run_step_worker(ROOT, pair, variant, args.batch, args.iters, args.warmup,
+                           args.threads, args.amp)
 
 
 def main(argv=None) -> Dict:
@@ -242,10 +232,7 @@ def main(argv=None) -> Dict:
         earlier['pairs'].update(results['pairs'])
         results = dict(earlier, **{k: v for k, v in results.items() if k != 'pairs'},
                        pairs=earlier['pairs'])
-    os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
-    with open(args.out, 'w') as f:
-        json.dump(results, f, indent=2)
-    print(f'wrote {args.out}')
+    write_json(results, args.out)
     return results
 
 

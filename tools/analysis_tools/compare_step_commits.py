@@ -15,13 +15,14 @@ step JSON (``baseline_comparison``), rendered by ``results_tables.py``. Nothing 
 """
 import argparse
 import json
-import os
 import os.path as osp
 import statistics
 import subprocess
-import sys
 import time
 from typing import Dict, List
+
+from mmreviewkd.experiments.json_io import write_json
+from mmreviewkd.experiments.step_models import run_step_worker
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -40,21 +41,6 @@ def baseline_tree(commit: str) -> str:
     elif git('rev-parse', 'HEAD', cwd=path) != sha:
         raise RuntimeError(f'{path} is not at {sha}; remove it (git worktree remove {path})')
     return path
-
-
-def run_worker(tree: str, pair: str, variant: str, args) -> Dict:
-    """One variant timed by ``tree``'s own benchmark_step.py worker, in a fresh process."""
-    cmd = [sys.executable, osp.join(tree, 'tools', 'analysis_tools', 'benchmark_step.py'),
-           '--worker', pair, variant, '--batch', str(args.batch), '--iters', str(args.iters),
-           '--warmup', str(args.warmup)]
-    if args.threads:
-        cmd += ['--threads', str(args.threads)]
-    env = dict(os.environ, PYTHONPATH=tree)
-    proc = subprocess.run(cmd, cwd=tree, env=env, capture_output=True, text=True)
-    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith('{')]
-    if proc.returncode != 0 or not lines:
-        raise RuntimeError(f'{tree}: {pair} {variant} failed:\n{proc.stderr[-3000:]}')
-    return json.loads(lines[-1])
 
 
 def summarise(times: Dict[str, Dict[str, List[float]]], variants: List[str]) -> Dict:
@@ -96,24 +82,21 @@ def main(argv=None) -> Dict:
             order = list(trees) if r % 2 == 0 else list(trees)[::-1]
             for tree in order:
                 for variant in args.variants:
-                    s = run_worker(trees[tree], pair, variant, args)['s_per_step']
+                    s = run_step_worker(trees[tree], pair, variant, args.batch, args.iters,
+                                        args.warmup, args.threads,
+                                        own_package=True)['s_per_step']
                     times[tree][variant].append(s)
                     print(f'[compare] {pair} round {r + 1}/{args.rounds} {tree:8s} {variant:10s}'
                           f' {s:.3f} s/step ({(time.time() - t0) / 60:.1f} min)', flush=True)
         result['pairs'][pair] = summarise(times, args.variants)
         print(json.dumps({k: v for k, v in result['pairs'][pair].items() if k != 'rounds'},
                          indent=1), flush=True)
-    os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
-    with open(args.out, 'w') as f:
-        json.dump(result, f, indent=2)
-    print(f'wrote {args.out}')
+    write_json(result, args.out)
     if args.into:
         with open(args.into) as f:
             step = json.load(f)
         step['baseline_comparison'] = result
-        with open(args.into, 'w') as f:
-            json.dump(step, f, indent=2)
-        print(f'added baseline_comparison to {args.into}')
+        write_json(step, args.into)
     return result
 
 

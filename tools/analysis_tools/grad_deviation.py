@@ -8,11 +8,9 @@ Figures are printed and saved as JSON (published copy: docs/results/grad_deviati
 into configs/reviewkd/README.md by results_tables.py); nothing is asserted.
 """
 import argparse
-import json
-import os
-import os.path as osp
 
 from mmreviewkd.experiments.grad_deviation import measure
+from mmreviewkd.experiments.json_io import write_json
 
 
 def main(argv=None) -> dict:
@@ -23,10 +21,7 @@ def main(argv=None) -> dict:
     args = parser.parse_args(argv)
     teacher, student = args.pair.split(':')
     result = measure(teacher, student, args.batch)
-    os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
-    with open(args.out, 'w') as f:
-        json.dump(result, f, indent=2)
-    print(f'wrote {args.out}')
+    write_json(result, args.out)
     return result
 
 

@@ -20,12 +20,10 @@ Figures are printed (markdown) and saved as JSON; nothing is asserted. The profi
 overhead of its own per operator, so phase times run somewhat above ``benchmark_step.py``'s.
 """
 import argparse
-import json
-import os
-import os.path as osp
 from typing import Dict, List
 
 from mmreviewkd.experiments.benchmark_tables import format_profile
+from mmreviewkd.experiments.json_io import write_json
 
 
 def _marked(fn, name: str):
@@ -121,10 +119,7 @@ def main(argv=None) -> Dict:
                                                       args.iters, args.warmup, args.top,
                                                       args.amp)
     print(format_profile(result))
-    os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
-    with open(args.out, 'w') as f:
-        json.dump(result, f, indent=2)
-    print(f'wrote {args.out}')
+    write_json(result, args.out)
     return result
 
 

@@ -23,22 +23,15 @@ def pyramid_pools(x: Tensor, levels: Sequence[int]) -> List[Tensor]:
     Returns:
         list[Tensor]: ``(N, C, l, l)`` per level, in the order of ``levels``.
     """
-    h, w = x.shape[-2:]
-    pooled: dict = {}
-    prev: Tensor = x
-    prev_size = None
+    pooled = {}
+    prev = x  # the finest map pooled so far by whole blocks, of size prev_hw
+    prev_hw = tuple(x.shape[-2:])
     for size in sorted(set(levels), reverse=True):
-        nests = (h % size == 0 and w % size == 0 and
-                 (prev_size is None or (prev_size % size == 0 and
-                                        h % prev_size == 0 and w % prev_size == 0)))
-        if nests:
-            k = (h if prev_size is None else prev_size) // size
-            kw = (w if prev_size is None else prev_size) // size
-            out = F.avg_pool2d(prev, kernel_size=(k, kw))
-            prev, prev_size = out, size
+        if prev_hw[0] % size == 0 and prev_hw[1] % size == 0:
+            prev = pooled[size] = F.avg_pool2d(prev, (prev_hw[0] // size, prev_hw[1] // size))
+            prev_hw = (size, size)
         else:
-            out = F.adaptive_avg_pool2d(x, size)
-        pooled[size] = out
+            pooled[size] = F.adaptive_avg_pool2d(x, size)
     return [pooled[size] for size in levels]
 
 

@@ -9,14 +9,15 @@ from .step_models import build, fake_batch, model_cfg
 
 # every option off: the official formulation in the default memory format
 OFFICIAL = dict(connector=dict(split_attention=False, fused_ops=False),
-                hcl=dict(nested_pools=False), model=dict(channels_last=False))
+                hcl=dict(nested_pools=False, fused_ops=False), model=dict(channels_last=False))
 DEFAULTS = dict(connector=dict(split_attention=True, fused_ops=True),
-                hcl=dict(nested_pools=True), model=dict(channels_last=True))
+                hcl=dict(nested_pools=True, fused_ops=True), model=dict(channels_last=True))
 VARIANTS: Dict[str, dict] = {
     'official (fp32)': {},
     'split_attention': dict(connector=dict(split_attention=True)),
     'fused_ops': dict(connector=dict(fused_ops=True)),
     'nested_pools': dict(hcl=dict(nested_pools=True)),
+    'HCL fused_ops (with nested_pools)': dict(hcl=dict(nested_pools=True, fused_ops=True)),
     'channels_last': dict(model=dict(channels_last=True)),
     "teacher_grad_mode='inference_mode'": dict(model=dict(teacher_grad_mode='inference_mode')),
     'defaults (all of the above but inference_mode)': DEFAULTS,

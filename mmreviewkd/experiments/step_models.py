@@ -50,7 +50,7 @@ def model_cfg(variant: str, teacher: str, student: str) -> Optional[dict]:
         distiller = model['distiller']
         distiller['connectors']['review'].update(
             OFFICIAL_CONNECTOR, split_attention=variant != 'reviewkd_reference')
-        distiller['distill_losses']['loss_hcl']['nested_pools'] = False
+        distiller['distill_losses']['loss_hcl'].update(nested_pools=False, fused_ops=False)
         model['channels_last'] = variant == 'reviewkd_unfused'
     elif variant == 'reviewkd_inference_mode':
         model['teacher_grad_mode'] = 'inference_mode'

@@ -33,12 +33,14 @@ def test_step_variants_come_from_the_configs_with_the_right_options():
     assert ref['distiller']['connectors']['review']['split_attention'] is False
     assert ref['distiller']['connectors']['review']['fused_ops'] is False
     assert ref['distiller']['distill_losses']['loss_hcl']['nested_pools'] is False
+    assert ref['distiller']['distill_losses']['loss_hcl']['fused_ops'] is False
     split, unfused = cfgs['reviewkd_split_only'], cfgs['reviewkd_unfused']
     assert split['channels_last'] is False and unfused['channels_last'] is True
     for cfg in (split, unfused):
         assert cfg['distiller']['connectors']['review']['split_attention'] is True
         assert cfg['distiller']['connectors']['review']['fused_ops'] is False
         assert cfg['distiller']['distill_losses']['loss_hcl']['nested_pools'] is False
+        assert cfg['distiller']['distill_losses']['loss_hcl']['fused_ops'] is False
     assert 'fused_ops' not in cfgs['reviewkd']['distiller']['connectors']['review']
     assert cfgs['reviewkd_inference_mode']['teacher_grad_mode'] == 'inference_mode'
     assert cfgs['reviewkd_compiled']['compile_connectors'] is True

@@ -33,7 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .abf_ops import attention_fusion, can_fold, fold_conv_bn
+from .abf_ops import attention_fusion, can_fold, fold_conv_bn, folded_attention_fusion
 
 
 def _conv_bn(block: nn.Sequential, x: Tensor) -> Tensor:
@@ -109,22 +109,25 @@ class ABF(nn.Module):
             shallower stage.
         """
         att_logits = None
+        folded: Optional[Tuple[Tensor, Tensor]] = None  # conv1 folded, applied in the fusion
         if self.fused_ops and can_fold(self.conv1[0], self.conv1[1], x):
             weight, bias = fold_conv_bn(self.conv1[0], self.conv1[1], x)
-            if self.att is not None and self.split_attention:
+            if self.att is not None and self.split_attention and residual is not None:
                 # the attention's 1x1 conv composed with the folded conv: reads the narrow x
                 att = self.att[0]
                 w_att = att.weight[:, :self.mid_channels].flatten(1)
                 att_logits = F.conv2d(
                     x, (w_att @ weight.flatten(1)).reshape(2, -1, 1, 1), w_att @ bias + att.bias)
-            x = F.conv2d(x, weight, bias)
+                folded = weight, bias
+            else:
+                x = F.conv2d(x, weight, bias)
         else:
             x = _conv_bn(self.conv1, x)
         if self.att is not None:
             if residual is None:
                 raise ValueError('ABF(fuse=True) needs the deeper residual')
             if self.split_attention:
-                x = self._fuse_split(x, residual, att_logits)
+                x = self._fuse_split(x, residual, att_logits, folded)
             else:
                 residual = F.interpolate(residual, size=x.shape[-2:], mode='nearest')
                 z = self.att(torch.cat([x, residual], dim=1))
@@ -134,20 +137,25 @@ class ABF(nn.Module):
         return _conv_bn(self.conv2, x), x
 
     def _fuse_split(self, x: Tensor, residual: Tensor,
-                    att_logits: Optional[Tensor] = None) -> Tensor:
+                    att_logits: Optional[Tensor] = None,
+                    folded: Optional[Tuple[Tensor, Tensor]] = None) -> Tensor:
         """The attention fusion without the concatenation (see the module docstring).
 
         Args:
-            x (Tensor): The stage's mapped feature, (N, mid_channels, H, W).
+            x (Tensor): The stage's mapped feature, (N, mid_channels, H, W); with ``folded``
+                the stage's feature before ``conv1``, (N, in_channels, H, W).
             residual (Tensor): The deeper fused map, (N, mid_channels, h, w).
             att_logits (Tensor, optional): The stage's half of the attention conv (with its
                 bias), (N, 2, H, W), if already computed (folded ``conv1``).
+            folded (tuple, optional): ``(weight, bias)`` of the folded ``conv1`` still to be
+                applied to ``x``; it runs inside the fusion where it can
+                (:func:`folded_attention_fusion`). Requires ``att_logits``.
 
         Returns:
             Tensor: ``x * a_x + up(residual) * a_r``, (N, mid_channels, H, W).
         """
         conv = self.att[0]
-        mid = x.shape[1]
+        mid = self.mid_channels
         z = F.conv2d(x, conv.weight[:, :mid], conv.bias) if att_logits is None else att_logits
         z_res = F.conv2d(residual, conv.weight[:, mid:])
         size = x.shape[-2:]
@@ -156,6 +164,11 @@ class ABF(nn.Module):
             if not self.fused_ops:
                 residual = F.interpolate(residual, size=size, mode='nearest')
         z = torch.sigmoid(z + z_res)  # a 1x1 residual broadcasts over H x W
+        if folded is not None:
+            out = folded_attention_fusion(x, *folded, residual, z)
+            if out is not None:
+                return out
+            x = F.conv2d(x, *folded)
         if self.fused_ops:
             return attention_fusion(x, residual, z)
         return x * z[:, 0:1] + residual * z[:, 1:2]

@@ -33,6 +33,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..utils.block_view import block_view
+
 
 def can_fold(conv: nn.Conv2d, bn: nn.Module, x: Tensor) -> bool:
     """Whether :func:`fold_conv_bn` applies and pays: a plain training-mode ``nn.BatchNorm2d``
@@ -98,10 +100,56 @@ def upsample_factors(x: Tensor, residual: Tensor) -> Optional[Tuple[int, int]]:
     return hx // hr, wx // wr
 
 
-def _blocks(t: Tensor, fh: int, fw: int) -> Tensor:
-    """(N, C, h*fh, w*fw) -> (N, C, h, fh, w, fw), a view whatever the strides."""
-    n, c, hh, ww = t.shape
-    return t.unflatten(3, (ww // fw, fw)).unflatten(2, (hh // fh, fh))
+def residual_grad(grad: Tensor, z1: Tensor, factors: Tuple[int, int]) -> Tensor:
+    """The gradient of ``r`` in ``up(r) * z1``: ``grad * z1`` summed over each upsampling block.
+
+    For 2x2 blocks or smaller, one strided product per block position accumulates into the
+    small result (the full-size product is never written); otherwise product and sum pooling.
+
+    Args:
+        grad (Tensor): (N, C, H, W), the gradient of the fusion's output.
+        z1 (Tensor): (N, 1, H, W), the residual's attention map.
+        factors (tuple[int, int]): The integer upsampling factors (fh, fw).
+
+    Returns:
+        Tensor: (N, C, H / fh, W / fw).
+    """
+    fh, fw = factors
+    if fh * fw > 4:
+        return F.avg_pool2d(grad * z1, (fh, fw), divisor_override=1)
+    gr = None
+    for a in range(fh):
+        for b in range(fw):
+            g, z = grad[:, :, a::fh, b::fw], z1[:, :, a::fh, b::fw]
+            gr = g * z if gr is None else gr.addcmul_(g, z)
+    return gr
+
+
+def residual_attention_grad(grad: Tensor, r: Tensor, factors: Tuple[int, int]) -> Tensor:
+    """The gradient of ``z1`` in ``up(r) * z1``: ``sum_c grad * up(r)``, (N, H, W).
+
+    For channels_last maps with small factors and residual width, per row of residual pixels a
+    matrix product of the gradient's rows with the residual's pixels, of which the diagonal
+    blocks are kept: the upsampled residual is never written. Otherwise from ``up(r)``.
+
+    Args:
+        grad (Tensor): (N, C, H, W).
+        r (Tensor): (N, C, H / fh, W / fw).
+        factors (tuple[int, int]): The integer upsampling factors (fh, fw).
+    """
+    fh, fw = factors
+    n, c, h, w = r.shape
+    cl = torch.channels_last
+    if (fh, fw) != (1, 1) and w <= 16 and grad.is_contiguous(memory_format=cl) and \
+            r.is_contiguous(memory_format=cl):
+        rows = grad.permute(0, 2, 3, 1).reshape(n * h, fh * w * fw, c)
+        prod = torch.bmm(rows, r.permute(0, 2, 3, 1).reshape(n * h, w, c).transpose(1, 2))
+        diag = prod.view(n * h, fh, w, fw, w).diagonal(dim1=2, dim2=4)  # (n h, fh, fw, w)
+        return diag.permute(0, 1, 3, 2).reshape(n, h * fh, w * fw)
+    up = r if (fh, fw) == (1, 1) else (
+        r.expand(-1, -1, *grad.shape[2:]) if r.shape[2:] == (1, 1) else
+        F.interpolate(r, size=grad.shape[2:], mode='nearest'))
+    return torch.einsum('nchw,nchw->nhw', grad, up)
 
 
 class AttentionFusion(torch.autograd.Function):
@@ -116,7 +164,7 @@ class AttentionFusion(torch.autograd.Function):
     def forward(ctx, x: Tensor, r: Tensor, z: Tensor) -> Tensor:  # noqa: D102
         fh, fw = x.shape[2] // r.shape[2], x.shape[3] // r.shape[3]
         out = x * z[:, 0:1]
-        _blocks(out, fh, fw).addcmul_(r[:, :, :, None, :, None], _blocks(z[:, 1:2], fh, fw))
+        block_view(out, fh, fw).addcmul_(r[:, :, :, None, :, None], block_view(z[:, 1:2], fh, fw))
         ctx.save_for_backward(x, r, z)
         ctx.factors = (fh, fw)
         return out
@@ -129,15 +177,10 @@ class AttentionFusion(torch.autograd.Function):
         if ctx.needs_input_grad[0]:
             gx = grad * z[:, 0:1]
         if ctx.needs_input_grad[1]:
-            gr = grad * z[:, 1:2]
-            if (fh, fw) != (1, 1):  # the gradient of nearest upsampling: a sum over each block
-                gr = F.avg_pool2d(gr, (fh, fw), divisor_override=1)
+            gr = residual_grad(grad, z[:, 1:2], (fh, fw))
         if ctx.needs_input_grad[2]:
-            up = r if (fh, fw) == (1, 1) else (
-                r.expand(-1, -1, *x.shape[2:]) if r.shape[2:] == (1, 1) else
-                F.interpolate(r, size=x.shape[2:], mode='nearest'))
             gz = torch.stack([torch.einsum('nchw,nchw->nhw', grad, x),
-                              torch.einsum('nchw,nchw->nhw', grad, up)], 1)
+                              residual_attention_grad(grad, r, (fh, fw))], 1)
         return gx, gr, gz
 
 
@@ -160,3 +203,101 @@ def attention_fusion(x: Tensor, residual: Tensor, z: Tensor) -> Tensor:
         up = F.interpolate(residual, size=x.shape[-2:], mode='nearest')
         return x * z[:, 0:1] + up * z[:, 1:2]
     return AttentionFusion.apply(x, residual, z)
+
+
+def pixels(t: Tensor) -> Tensor:
+    """(N, C, H, W) -> (N * H * W, C), one row per pixel: a view of channels_last memory."""
+    return t.permute(0, 2, 3, 1).reshape(-1, t.shape[1])
+
+
+def _scaled_inputs(x: Tensor, z0: Tensor) -> Tensor:
+    """``[x * z0, z0]`` per pixel, (N * H * W, C_in + 1): the inputs of the folded 1x1 conv
+    with its bias column, scaled by the stage's attention map."""
+    xf, zf = pixels(x), pixels(z0)
+    xs = xf.new_empty((xf.shape[0], xf.shape[1] + 1))
+    torch.mul(xf, zf, out=xs[:, :-1])
+    xs[:, -1:].copy_(zf)
+    return xs
+
+
+class FoldedAttentionFusion(torch.autograd.Function):
+    """``(W x + b) * z[:, 0:1] + up(r) * z[:, 1:2]``: the folded 1x1 conv and the attention
+    fusion of ABF in one step, computed from the narrow ``x``.
+
+    The attention map scales each pixel, so it commutes with the 1x1 conv:
+    ``(W x + b) * a = [W, b] [x * a; a]``. The wide map ``W x + b`` is never written: the
+    forward is one matrix product from the narrow scaled inputs into the output, plus the
+    residual's products; the backward reads the output gradient once per matrix product
+    (``[W, b]^T g`` gives the gradients of ``x`` and of the stage's attention map, ``g^T [x * a;
+    a]`` those of ``W`` and ``b``) instead of writing and re-reading the gradient of the wide
+    map. Same math as :func:`fold_conv_bn`'s conv followed by :class:`AttentionFusion`.
+
+    Inputs: ``x`` (N, C_in, H, W) and ``z`` (N, 2, H, W) in channels_last memory, ``weight``
+    (C_mid, C_in), ``bias`` (C_mid,), ``r`` (N, C_mid, H/fh, W/fw) with integer factors, all of
+    one dtype. Output: (N, C_mid, H, W), channels_last. Use :func:`folded_attention_fusion`.
+    """
+
+    @staticmethod
+    def forward(ctx, x: Tensor, weight: Tensor, bias: Tensor, r: Tensor,  # noqa: D102
+                z: Tensor) -> Tensor:
+        n, _, h, w = x.shape
+        fh, fw = h // r.shape[2], w // r.shape[3]
+        w_ext = torch.cat([weight, bias[:, None]], 1)
+        out = torch.empty((n, weight.shape[0], h, w), dtype=x.dtype, device=x.device,
+                          memory_format=torch.channels_last)
+        torch.mm(_scaled_inputs(x, z[:, 0:1]), w_ext.t(), out=pixels(out))
+        block_view(out, fh, fw).addcmul_(r[:, :, :, None, :, None], block_view(z[:, 1:2], fh, fw))
+        ctx.save_for_backward(x, w_ext, r, z)
+        ctx.factors = (fh, fw)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):  # noqa: D102
+        x, w_ext, r, z = ctx.saved_tensors
+        fh, fw = ctx.factors
+        need_x, need_w, need_b, need_r, need_z = ctx.needs_input_grad
+        grad = grad.contiguous(memory_format=torch.channels_last)
+        g = pixels(grad)
+        gx = gw = gb = gr = gz = None
+        if need_x or need_z:
+            u = g @ w_ext  # (M, C_in + 1): [W^T g, b^T g] per pixel
+            c_in = x.shape[1]
+            if need_x:
+                gx = (u[:, :c_in] * pixels(z[:, 0:1])).reshape(
+                    x.shape[0], x.shape[2], x.shape[3], c_in).permute(0, 3, 1, 2)
+            if need_z:
+                gz = torch.empty_like(z, memory_format=torch.channels_last)
+                gzf = pixels(gz)
+                torch.add(torch.einsum('mc,mc->m', u[:, :c_in], pixels(x)), u[:, c_in],
+                          out=gzf[:, 0])
+                gzf[:, 1] = residual_attention_grad(grad, r, (fh, fw)).reshape(-1)
+        if need_w or need_b:
+            g_ext = g.t() @ _scaled_inputs(x, z[:, 0:1])  # (C_mid, C_in + 1)
+            gw, gb = g_ext[:, :-1], g_ext[:, -1]
+        if need_r:
+            gr = residual_grad(grad, z[:, 1:2], (fh, fw))
+        return gx, gw, gb, gr, gz
+
+
+def folded_attention_fusion(x: Tensor, weight: Tensor, bias: Tensor, residual: Tensor,
+                            z: Tensor) -> Optional[Tensor]:
+    """``F.conv2d(x, weight, bias)`` fused with ``residual`` by :func:`attention_fusion`, as
+    :class:`FoldedAttentionFusion` where it applies (channels_last ``x``, one dtype, integer
+    upsampling factors); None otherwise (the caller runs the two steps).
+
+    Args:
+        x (Tensor): (N, C_in, H, W).
+        weight (Tensor): (C_mid, C_in, 1, 1), e.g. from :func:`fold_conv_bn`.
+        bias (Tensor): (C_mid,).
+        residual (Tensor): (N, C_mid, h, w).
+        z (Tensor): (N, 2, H, W) attention maps.
+
+    Returns:
+        Tensor | None: (N, C_mid, H, W), channels_last.
+    """
+    dtypes = {t.dtype for t in (x, weight, bias, residual, z)}
+    if (len(dtypes) != 1 or not x.is_contiguous(memory_format=torch.channels_last)
+            or upsample_factors(x, residual) is None):
+        return None
+    return FoldedAttentionFusion.apply(x, weight.flatten(1), bias, residual,
+                                       z.contiguous(memory_format=torch.channels_last))

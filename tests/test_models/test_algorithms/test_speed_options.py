@@ -13,8 +13,10 @@ from mmreviewkd.registry import MODELS
 @pytest.fixture(scope='module')
 def algorithm(classifier_cfg, review_distiller_cfg):
     """Factory: a ReviewKD or TSKD + ReviewKD algorithm (R14 -> R8) with the given options."""
-    def make(kind, split_attention=True, fused_ops=True, nested_pools=True, **options):
-        distiller = review_distiller_cfg(0.7, hcl=dict(nested_pools=nested_pools),
+    def make(kind, split_attention=True, fused_ops=True, nested_pools=True, hcl_fused_ops=True,
+             **options):
+        distiller = review_distiller_cfg(0.7, hcl=dict(nested_pools=nested_pools,
+                                                       fused_ops=hcl_fused_ops),
                                          split_attention=split_attention, fused_ops=fused_ops)
         if kind == 'reviewkd':
             cfg = dict(type='ReviewKDDistill', architecture=classifier_cfg(8),
@@ -62,7 +64,8 @@ def test_channels_last_is_the_default_for_classifiers_only_and_can_be_turned_off
 
 
 # every speed option off: the official formulation in the default memory format
-OFFICIAL = dict(split_attention=False, fused_ops=False, nested_pools=False, channels_last=False)
+OFFICIAL = dict(split_attention=False, fused_ops=False, nested_pools=False, hcl_fused_ops=False,
+                channels_last=False)
 
 
 def relative_l2(grads, ref_grads):
@@ -79,11 +82,13 @@ def relative_l2(grads, ref_grads):
     (dict(split_attention=True), 1e-5),
     (dict(fused_ops=True), 1e-5),
     (dict(nested_pools=True), 1e-5),
+    (dict(nested_pools=True, hcl_fused_ops=True), 1e-5),
     (dict(channels_last=True), 2e-2),
     (dict(teacher_grad_mode='inference_mode'), 0.0),
-    (dict(split_attention=True, fused_ops=True, nested_pools=True, channels_last=True), 2e-2),
-], ids=['split_attention', 'fused_ops', 'nested_pools', 'channels_last', 'inference_mode',
-        'defaults'])
+    (dict(split_attention=True, fused_ops=True, nested_pools=True, hcl_fused_ops=True,
+          channels_last=True), 2e-2),
+], ids=['split_attention', 'fused_ops', 'nested_pools', 'hcl_fused_ops', 'channels_last',
+        'inference_mode', 'defaults'])
 def test_speed_options_keep_losses_and_gradients(algorithm, kind, options, tolerance):
     torch.manual_seed(0)
     reference = algorithm(kind, **OFFICIAL)

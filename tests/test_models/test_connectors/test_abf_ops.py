@@ -8,8 +8,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from mmreviewkd.models.connectors import ABF
-from mmreviewkd.models.connectors.abf_ops import (AttentionFusion, attention_fusion, can_fold,
-                                                  fold_conv_bn)
+from mmreviewkd.models.connectors.abf_ops import (AttentionFusion, FoldedAttentionFusion,
+                                                  attention_fusion, can_fold, fold_conv_bn,
+                                                  folded_attention_fusion,
+                                                  residual_attention_grad, residual_grad)
 
 CL = torch.channels_last
 
@@ -131,12 +133,20 @@ def _run(abf, x, residual, out_size, grads):
     dict(x=(6, 5, 5), r=(16, 3, 3), out=None),  # no integer factor: plain ops
     dict(x=(16, 1, 1), r=None, out=None),  # the deepest ABF, no fusion
 ], ids=['x2', 'broadcast', 'x2 by x3 + resize', 'fallback', 'deepest'])
-def test_fused_abf_equals_the_official_abf_float64(case):
+@pytest.mark.parametrize('layout', ['contiguous', 'channels_last'])
+def test_fused_abf_equals_the_official_abf_float64(case, layout):
     fused, official = _abf_pair(case['x'][0], 16, 7, fuse=case['r'] is not None,
                                 dtype=torch.float64)
+    fmt = CL if layout == 'channels_last' else torch.contiguous_format
     torch.manual_seed(1)
-    x = torch.randn(3, *case['x'], dtype=torch.float64)
-    r = torch.randn(3, *case['r'], dtype=torch.float64) if case['r'] else None
+    x = torch.randn(3, *case['x'], dtype=torch.float64).contiguous(memory_format=fmt)
+    r = (torch.randn(3, *case['r'], dtype=torch.float64).contiguous(memory_format=fmt)
+         if case['r'] else None)
+    if layout == 'channels_last' and case['r'] and case['x'][1] % case['r'][1] == 0 and \
+            case['out'] is None:
+        # channels_last with integer factors: conv1 runs inside the fusion
+        fused_map = copy.deepcopy(fused)(x, r, case['out'])[1]
+        assert 'FoldedAttentionFusion' in fused_map.grad_fn.name()
     out_hw = case['out'] or case['x'][1:]
     grads = (torch.randn(3, 7, *out_hw, dtype=torch.float64),
              torch.randn(3, 16, *out_hw, dtype=torch.float64))
@@ -210,3 +220,50 @@ def test_attention_fusion_computes_only_the_gradients_asked_for(needs):
         assert (a.grad is not None) == n
         if n:
             torch.testing.assert_close(a.grad, b.grad)
+
+
+@pytest.mark.parametrize('x_hw,r_hw', [((4, 4), (2, 2)), ((4, 6), (2, 2)), ((3, 3), (3, 3)),
+                                       ((4, 4), (1, 1))],
+                         ids=['x2', 'x2 by x3', 'same size', 'broadcast 1x1'])
+def test_folded_attention_fusion_gradcheck_float64_and_equals_conv_then_fusion(x_hw, r_hw):
+    torch.manual_seed(0)
+    f64 = dict(dtype=torch.float64)
+    x = torch.randn(2, 3, *x_hw, **f64).contiguous(memory_format=CL).requires_grad_()
+    weight = torch.randn(5, 3, **f64, requires_grad=True)
+    bias = torch.randn(5, **f64, requires_grad=True)
+    r = torch.randn(2, 5, *r_hw, **f64).contiguous(memory_format=CL).requires_grad_()
+    z = torch.rand(2, 2, *x_hw, **f64).contiguous(memory_format=CL).requires_grad_()
+    assert torch.autograd.gradcheck(FoldedAttentionFusion.apply, (x, weight, bias, r, z))
+    ours = folded_attention_fusion(x, weight[:, :, None, None], bias, r, z)
+    assert ours.is_contiguous(memory_format=CL)
+    torch.testing.assert_close(
+        ours, _official_fusion(F.conv2d(x, weight[:, :, None, None], bias), r, z))
+
+
+def test_folded_attention_fusion_declines_what_it_does_not_cover():
+    x, w, b = torch.randn(2, 3, 4, 4), torch.randn(5, 3, 1, 1), torch.randn(5)
+    r, z = torch.randn(2, 5, 2, 2), torch.rand(2, 2, 4, 4)
+    assert folded_attention_fusion(x, w, b, r, z) is None  # NCHW x: the caller runs the ops
+    x_cl = x.contiguous(memory_format=CL)
+    assert folded_attention_fusion(x_cl, w.double(), b, r, z) is None  # mixed dtypes
+    assert folded_attention_fusion(x_cl, w, b, torch.randn(2, 5, 3, 3), z) is None  # 4 / 3
+    assert folded_attention_fusion(x_cl, w, b, r, z) is not None
+
+
+@pytest.mark.parametrize('layout', ['contiguous', 'channels_last'])
+@pytest.mark.parametrize('x_hw,r_hw', [((8, 8), (4, 4)), ((8, 6), (4, 2)), ((4, 4), (1, 1)),
+                                       ((36, 36), (18, 18))],
+                         ids=['x2', 'x2 by x3', 'broadcast', 'wide residual'])
+def test_residual_gradients_equal_the_upsampled_formulas(layout, x_hw, r_hw):
+    """Both branches of each helper (strided / pooled, diagonal blocks / upsampled copy)."""
+    torch.manual_seed(0)
+    fmt = CL if layout == 'channels_last' else torch.contiguous_format
+    grad = torch.randn(2, 6, *x_hw, dtype=torch.float64).contiguous(memory_format=fmt)
+    r = torch.randn(2, 6, *r_hw, dtype=torch.float64).contiguous(memory_format=fmt)
+    z1 = torch.rand(2, 1, *x_hw, dtype=torch.float64)
+    factors = (x_hw[0] // r_hw[0], x_hw[1] // r_hw[1])
+    up = F.interpolate(r, size=x_hw, mode='nearest')
+    torch.testing.assert_close(residual_attention_grad(grad, r, factors),
+                               (grad * up).sum(1))
+    torch.testing.assert_close(residual_grad(grad, z1, factors),
+                               F.avg_pool2d(grad * z1, factors) * factors[0] * factors[1])

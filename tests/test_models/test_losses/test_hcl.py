@@ -96,3 +96,45 @@ def test_hcl_matches_the_official_per_level_pools_within_float_rounding():
         return total
     torch.testing.assert_close(hcl_loss(s, t), official(s, t), rtol=1e-6, atol=0)
     assert torch.equal(hcl_loss(s, t, nested_pools=False), official(s, t))
+
+
+@pytest.mark.parametrize('shape', [(2, 3, 32, 32), (2, 3, 8, 8), (2, 3, 4, 4), (2, 3, 2, 2),
+                                   (2, 3, 1, 1), (2, 3, 12, 20), (2, 3, 6, 6), (2, 3, 7, 7)],
+                         ids=['32', '8', '4', '2', '1: plain mse', '12x20', '6: fallback',
+                              '7: fallback'])
+@pytest.mark.parametrize('layout', ['contiguous', 'channels_last'])
+def test_fused_hcl_equals_the_official_loss_and_gradients_float64(shape, layout):
+    """``fused_ops`` (PyramidMSE from the difference map) against the official per-term MSEs,
+    gradients of student and teacher features included."""
+    torch.manual_seed(0)
+    fmt = torch.channels_last if layout == 'channels_last' else torch.contiguous_format
+    fs = torch.randn(*shape, dtype=torch.float64).contiguous(memory_format=fmt)
+    ft = torch.randn(*shape, dtype=torch.float64).contiguous(memory_format=fmt)
+    ours = [fs.clone().requires_grad_(), ft.clone().requires_grad_()]
+    official = [fs.clone().requires_grad_(), ft.clone().requires_grad_()]
+    loss = hcl_loss([ours[0]], [ours[1]], fused_ops=True)
+    ref = hcl_loss([official[0]], [official[1]], nested_pools=False, fused_ops=False)
+    torch.testing.assert_close(loss, ref, rtol=1e-12, atol=1e-12)
+    for a, b in zip(torch.autograd.grad(loss, ours), torch.autograd.grad(ref, official)):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
+        assert a.is_contiguous(memory_format=fmt) or shape[2] == 1
+
+
+def test_pyramid_mse_gradcheck_float64():
+    from mmreviewkd.models.losses.hcl import PyramidMSE, nested_blocks
+    torch.manual_seed(0)
+    fs = torch.randn(2, 3, 8, 4, dtype=torch.float64, requires_grad=True)
+    ft = torch.randn(2, 3, 8, 4, dtype=torch.float64, requires_grad=True)
+    blocks = tuple(nested_blocks(fs.shape, (4, 2, 1)))
+    assert blocks == ((2, 1), (2, 2), (2, 2))
+    assert torch.autograd.gradcheck(lambda a, b: PyramidMSE.apply(a, b, blocks), (fs, ft))
+    assert nested_blocks((2, 3, 6, 6), (4, 2, 1)) is None  # 6 is not a multiple of 4
+
+
+def test_fused_hcl_fp32_within_float_rounding_of_float64():
+    torch.manual_seed(0)
+    fs = torch.randn(16, 16, 32, 32).contiguous(memory_format=torch.channels_last)
+    ft = torch.randn_like(fs)
+    exact = hcl_loss([fs.double()], [ft.double()], nested_pools=False, fused_ops=False)
+    for kwargs in (dict(fused_ops=True), dict(nested_pools=False, fused_ops=False)):
+        assert abs(hcl_loss([fs], [ft], **kwargs).double() / exact - 1) < 2e-6, kwargs

@@ -47,6 +47,73 @@ def can_fold(conv: nn.Conv2d, bn: nn.Module, x: Tensor) -> bool:
             conv.dilation == (1, 1) and x.shape[0] * x.shape[2] * x.shape[3] > 1)
 
 
+class FoldedBatchNorm(torch.autograd.Function):
+    """The folded weight and bias of ``BatchNorm(conv1x1(x))`` in training mode, with the batch
+    statistics from ``x``'s mean and covariance (see the module docstring), and a hand-written
+    backward: the gradient of ``x`` through the statistics is one matrix product with the
+    centred input, ``(2 centred G + 1 g_mean^T) / M`` with ``G = W^T diag(g_var) W`` (the
+    centred rows sum to zero), instead of autograd's passes through the covariance, the
+    centring and the mean.
+
+    Inputs: ``x`` (N, C_in, H, W), ``weight`` (C_out, C_in), ``gamma``/``beta`` (C_out,),
+    ``eps``. Outputs, in float32 (float64 for float64 ``x``), also under autocast: the folded
+    weight (C_out, C_in), bias (C_out,), and the batch mean and biased variance (C_out,) of the
+    conv's output (not differentiable; for the running statistics).
+    """
+
+    @staticmethod
+    def forward(ctx, x: Tensor, weight: Tensor, gamma: Tensor, beta: Tensor,  # noqa: D102
+                eps: float):
+        # the statistics in fp32 (fp64 for fp64 inputs): a bf16 covariance would lose the
+        # variance (float64 statistics cost more than the fold saves, measured)
+        dtype = torch.float64 if x.dtype == torch.float64 else torch.float32
+        with torch.autocast(device_type=x.device.type, enabled=False):
+            flat = pixels(x.to(dtype))  # a view for channels_last
+            m = flat.shape[0]
+            mean_x = flat.mean(0)
+            centred = flat - mean_x
+            cov = centred.T @ centred / m
+            w = weight.to(dtype)
+            w_cov = w @ cov
+            mean = w @ mean_x
+            raw_var = (w_cov * w).sum(1)  # biased, as BatchNorm normalises with
+            var = raw_var.clamp_min(0)
+            inv_std = torch.rsqrt(var + eps)
+            scale = gamma.to(dtype) * inv_std
+            folded = w * scale[:, None]
+            shift = beta.to(dtype) - mean * scale
+        ctx.save_for_backward(x, centred, mean_x, w, w_cov, mean, raw_var, inv_std, scale,
+                              gamma)
+        ctx.mark_non_differentiable(mean, var)
+        ctx.dtypes = (x.dtype, weight.dtype, gamma.dtype, beta.dtype)
+        return folded, shift, mean, var
+
+    @staticmethod
+    def backward(ctx, g_folded: Tensor, g_shift: Tensor, _g_mean, _g_var):  # noqa: D102
+        x, centred, mean_x, w, w_cov, mean, raw_var, inv_std, scale, gamma = ctx.saved_tensors
+        with torch.autocast(device_type=x.device.type, enabled=False):
+            g_folded = torch.zeros_like(w) if g_folded is None else g_folded.to(w.dtype)
+            g_shift = torch.zeros_like(mean) if g_shift is None else g_shift.to(w.dtype)
+            g_scale = (g_folded * w).sum(1) - g_shift * mean
+            g_mean = -g_shift * scale
+            g_var = (g_scale * gamma.to(w.dtype) * -0.5 * inv_std.pow(3)) * (raw_var >= 0)
+            gx = gw = g_gamma = g_beta = None
+            if ctx.needs_input_grad[0]:
+                m = centred.shape[0]
+                g_cov = (w.T * g_var) @ w  # symmetric
+                gx = torch.addmm((w.T @ g_mean / m)[None], centred, g_cov, alpha=2.0 / m)
+                n, _, h, wd = x.shape
+                gx = gx.reshape(n, h, wd, -1).permute(0, 3, 1, 2).to(ctx.dtypes[0])
+            if ctx.needs_input_grad[1]:
+                gw = (g_folded * scale[:, None] + g_mean[:, None] * mean_x[None] +
+                      2.0 * g_var[:, None] * w_cov).to(ctx.dtypes[1])
+            if ctx.needs_input_grad[2]:
+                g_gamma = (g_scale * inv_std).to(ctx.dtypes[2])
+            if ctx.needs_input_grad[3]:
+                g_beta = g_shift.to(ctx.dtypes[3])
+        return gx, gw, g_gamma, g_beta, None
+
+
 def fold_conv_bn(conv: nn.Conv2d, bn: nn.BatchNorm2d, x: Tensor) -> Tuple[Tensor, Tensor]:
     """The weight and bias of a 1x1 conv equal to ``bn(conv(x))`` in training mode, with the
     batch statistics taken from ``x`` (see the module docstring); updates ``bn``'s running
@@ -62,33 +129,20 @@ def fold_conv_bn(conv: nn.Conv2d, bn: nn.BatchNorm2d, x: Tensor) -> Tuple[Tensor
         tuple[Tensor, Tensor]: weight (C_out, C_in, 1, 1) and bias (C_out,) in ``x``'s dtype:
         ``F.conv2d(x, weight, bias)`` equals ``bn(conv(x))`` up to float rounding.
     """
-    n, c_in, h, w = x.shape
-    m = n * h * w
-    weight = conv.weight.reshape(conv.out_channels, c_in)
-    # the statistics in fp32 (fp64 for fp64 inputs), under autocast too: a bf16 covariance would
-    # lose the variance (float64 statistics cost more than the fold saves, measured)
-    dtype = torch.float64 if x.dtype == torch.float64 else torch.float32
-    with torch.autocast(device_type=x.device.type, enabled=False):
-        flat = x.to(dtype).permute(0, 2, 3, 1).reshape(m, c_in)  # a view for channels_last
-        mean_x = flat.mean(0)
-        centred = flat - mean_x
-        cov = centred.T @ centred / m
-        w_d = weight.to(dtype)
-        mean = w_d @ mean_x
-        var = ((w_d @ cov) * w_d).sum(1).clamp_min(0)  # biased, as BatchNorm normalises with
-        scale = bn.weight.to(dtype) * torch.rsqrt(var + bn.eps)
-        shift = bn.bias.to(dtype) - mean * scale
-        folded = (w_d * scale[:, None]).reshape(conv.weight.shape)
+    c_in = x.shape[1]
+    m = x.numel() // c_in
+    folded, shift, mean, var = FoldedBatchNorm.apply(
+        x, conv.weight.reshape(conv.out_channels, c_in), bn.weight, bn.bias, bn.eps)
     with torch.no_grad():
         bn.num_batches_tracked.add_(1)
         momentum = (bn.momentum if bn.momentum is not None else
                     1.0 / float(bn.num_batches_tracked))
-        unbiased = var.detach() * (m / (m - 1))
-        bn.running_mean.mul_(1 - momentum).add_(mean.detach().to(bn.running_mean.dtype),
+        unbiased = var * (m / (m - 1))
+        bn.running_mean.mul_(1 - momentum).add_(mean.to(bn.running_mean.dtype),
                                                 alpha=momentum)
         bn.running_var.mul_(1 - momentum).add_(unbiased.to(bn.running_var.dtype),
                                                alpha=momentum)
-    return folded.to(x.dtype), shift.to(x.dtype)
+    return folded.reshape(conv.weight.shape).to(x.dtype), shift.to(x.dtype)
 
 
 def upsample_factors(x: Tensor, residual: Tensor) -> Optional[Tuple[int, int]]:

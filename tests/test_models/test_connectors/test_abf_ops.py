@@ -267,3 +267,17 @@ def test_residual_gradients_equal_the_upsampled_formulas(layout, x_hw, r_hw):
                                (grad * up).sum(1))
     torch.testing.assert_close(residual_grad(grad, z1, factors),
                                F.avg_pool2d(grad * z1, factors) * factors[0] * factors[1])
+
+
+@pytest.mark.parametrize('layout', ['contiguous', 'channels_last'])
+def test_folded_batchnorm_statistics_gradcheck_float64(layout):
+    """The hand-written backward through the batch mean and covariance."""
+    from mmreviewkd.models.connectors.abf_ops import FoldedBatchNorm
+    torch.manual_seed(0)
+    fmt = CL if layout == 'channels_last' else torch.contiguous_format
+    x = (torch.randn(2, 3, 4, 5, dtype=torch.float64) * 2 + 1).contiguous(memory_format=fmt)
+    weight = torch.randn(6, 3, dtype=torch.float64)
+    gamma = torch.rand(6, dtype=torch.float64) + 0.5
+    beta = torch.randn(6, dtype=torch.float64)
+    inputs = tuple(t.requires_grad_() for t in (x, weight, gamma, beta))
+    assert torch.autograd.gradcheck(lambda *a: FoldedBatchNorm.apply(*a, 1e-5)[:2], inputs)

@@ -1,6 +1,7 @@
 """How far each speed option moves ReviewKD's loss and gradients (``grad_deviation.py`` in
 ``tools/analysis_tools/``): one training step of the committed R56 -> R20 CIFAR-100 config with
-random weights, every option alone and all defaults together (and under bf16 autocast), against
+random weights (the teacher's BatchNorm statistics drawn away from identity, so that
+``teacher_fold_bn`` is exercised), every option alone and all defaults together (and under bf16 autocast), against
 the official formulation in fp32 and in float64."""
 import copy
 from typing import Dict, List, Optional
@@ -9,9 +10,11 @@ from .step_models import build, fake_batch, model_cfg
 
 # every option off: the official formulation in the default memory format
 OFFICIAL = dict(connector=dict(split_attention=False, fused_ops=False),
-                hcl=dict(nested_pools=False, fused_ops=False), model=dict(channels_last=False))
+                hcl=dict(nested_pools=False, fused_ops=False),
+                model=dict(channels_last=False, teacher_fold_bn=False))
 DEFAULTS = dict(connector=dict(split_attention=True, fused_ops=True),
-                hcl=dict(nested_pools=True, fused_ops=True), model=dict(channels_last=True))
+                hcl=dict(nested_pools=True, fused_ops=True),
+                model=dict(channels_last=True, teacher_fold_bn=True))
 VARIANTS: Dict[str, dict] = {
     'official (fp32)': {},
     'split_attention': dict(connector=dict(split_attention=True)),
@@ -19,6 +22,7 @@ VARIANTS: Dict[str, dict] = {
     'nested_pools': dict(hcl=dict(nested_pools=True)),
     'HCL fused_ops (with nested_pools)': dict(hcl=dict(nested_pools=True, fused_ops=True)),
     'channels_last': dict(model=dict(channels_last=True)),
+    'teacher_fold_bn': dict(model=dict(teacher_fold_bn=True)),
     "teacher_grad_mode='inference_mode'": dict(model=dict(teacher_grad_mode='inference_mode')),
     'defaults (all of the above but inference_mode)': DEFAULTS,
     'defaults + bf16 autocast (--amp)': dict(DEFAULTS, amp=True),
@@ -57,6 +61,13 @@ def measure(teacher: str = 'resnet56', student: str = 'resnet20', batch: int = 1
     import torch
     torch.manual_seed(0)
     reference = build(variant_cfg(teacher, student, {}))
+    with torch.no_grad():  # teacher BatchNorms away from identity, as a trained teacher's are
+        for bn in reference.teacher.modules():
+            if isinstance(bn, torch.nn.BatchNorm2d):
+                bn.weight.uniform_(0.5, 1.5)
+                bn.bias.normal_(0, 0.1)
+                bn.running_mean.normal_(0, 0.1)
+                bn.running_var.uniform_(0.5, 2.0)
     state = copy.deepcopy(reference.state_dict())
     data = reference.data_preprocessor(fake_batch(batch), True)
     inputs, samples = data['inputs'], data['data_samples']

@@ -52,6 +52,7 @@ def model_cfg(variant: str, teacher: str, student: str) -> Optional[dict]:
             OFFICIAL_CONNECTOR, split_attention=variant != 'reviewkd_reference')
         distiller['distill_losses']['loss_hcl'].update(nested_pools=False, fused_ops=False)
         model['channels_last'] = variant == 'reviewkd_unfused'
+        model['teacher_fold_bn'] = False
     elif variant == 'reviewkd_inference_mode':
         model['teacher_grad_mode'] = 'inference_mode'
     elif variant == 'reviewkd_compiled':

@@ -29,7 +29,7 @@ def test_step_variants_come_from_the_configs_with_the_right_options():
     assert cfgs['student']['type'].endswith('ImageClassifier')
     assert cfgs['reviewkd']['type'] == 'ReviewKDDistill' and 'channels_last' not in cfgs['reviewkd']
     ref = cfgs['reviewkd_reference']
-    assert ref['channels_last'] is False
+    assert ref['channels_last'] is False and ref['teacher_fold_bn'] is False
     assert ref['distiller']['connectors']['review']['split_attention'] is False
     assert ref['distiller']['connectors']['review']['fused_ops'] is False
     assert ref['distiller']['distill_losses']['loss_hcl']['nested_pools'] is False

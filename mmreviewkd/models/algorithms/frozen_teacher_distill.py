@@ -1,4 +1,5 @@
 """``FrozenTeacherDistill``: what every frozen-teacher method of this package shares."""
+import contextlib
 from typing import Dict, Optional, Sequence, Union
 
 import torch
@@ -10,6 +11,7 @@ from torch import Tensor, nn
 from mmreviewkd.registry import MODELS
 from mmreviewkd.utils import (check_mmcv_ops_for_config, clone_tensors, disable_inplace,
                               load_teacher_checkpoint)
+from ..utils.batchnorm_folding import BatchNormFolding
 from ..utils.finite_guard import BufferSnapshot, raise_if_not_finite
 from ..utils.shape_inference import ShapeList
 from ..utils.teacher_normalization import TeacherNormalization
@@ -42,8 +44,8 @@ class FrozenTeacherDistill(SingleTeacherDistill):
     * gives the teacher its own normalisation (``teacher_preprocess``,
       :class:`TeacherNormalization`);
     * stops on a NaN/inf loss with the model exactly as it was before the batch;
-    * offers speed options that keep the losses (``channels_last``, ``teacher_grad_mode``,
-      ``compile_connectors``; measured in docs/results/step.json).
+    * offers speed options that keep the losses (``channels_last``, ``teacher_fold_bn``,
+      ``teacher_grad_mode``, ``compile_connectors``; measured in docs/results/step.json).
 
     Args:
         input_shape (Sequence[int]): (C, H, W) of the build-time dry forward and of the
@@ -60,6 +62,10 @@ class FrozenTeacherDistill(SingleTeacherDistill):
         teacher_grad_mode (str): ``'no_grad'`` (default) or ``'inference_mode'``.
         compile_connectors (bool | dict): ``torch.compile`` every connector in place (state
             dict keys unchanged); a dict is passed to ``torch.compile``. Defaults to False.
+        teacher_fold_bn (bool): Run the frozen teacher's conv -> BatchNorm pairs as one conv
+            each, the BatchNorm folded into the conv's weights (same math up to float
+            rounding; the model and its state dict are unchanged; see
+            :class:`BatchNormFolding`). Off when the teacher is trainable. Defaults to True.
         teacher_forward (str): How far the teacher runs: ``'auto'`` (default: ``'tensor'`` if
             the teacher has a ``head``, i.e. classifiers: features + logits; else
             ``'extract_feat'``, i.e. detectors: backbone + neck), ``'tensor'``,
@@ -88,6 +94,7 @@ class FrozenTeacherDistill(SingleTeacherDistill):
                  compile_connectors: Union[bool, dict] = False,
                  pair_student_init: bool = False,
                  teacher_forward: str = 'auto',
+                 teacher_fold_bn: bool = True,
                  **kwargs) -> None:
         if teacher_forward not in TEACHER_FORWARDS:
             raise ValueError(f'model.teacher_forward must be one of {TEACHER_FORWARDS}, got '
@@ -121,6 +128,7 @@ class FrozenTeacherDistill(SingleTeacherDistill):
         if not self.teacher_trainable:
             self.teacher.eval()
         self._setup_speed(channels_last, teacher_grad_mode, compile_connectors)
+        self._setup_teacher_fold_bn(teacher_fold_bn)
 
     # ------------------------------------------------------------------ build
     def init_weights(self) -> None:
@@ -170,6 +178,23 @@ class FrozenTeacherDistill(SingleTeacherDistill):
             for connector in self.distiller.connectors.values():
                 connector.compile(**kwargs)
 
+    def _setup_teacher_fold_bn(self, teacher_fold_bn: bool) -> None:
+        if not isinstance(teacher_fold_bn, bool):
+            raise TypeError(f'model.teacher_fold_bn must be a bool, got {teacher_fold_bn!r}')
+        self.teacher_fold_bn = teacher_fold_bn and not self.teacher_trainable
+        self._teacher_bn_folding: Optional[BatchNormFolding] = None
+        if self.teacher_fold_bn:
+            x = torch.randn(2, *self.input_shape)
+            if self.channels_last:
+                x = x.contiguous(memory_format=torch.channels_last)
+            self._teacher_bn_folding = BatchNormFolding(
+                self.teacher, lambda: self._dry_teacher_forward(x))
+
+    def _dry_teacher_forward(self, x: Tensor):
+        if hasattr(self.teacher, 'head') and self.teacher_forward != 'extract_feat':
+            return self.teacher(x, None, mode='tensor')
+        return self.teacher.extract_feat(x)
+
     def set_module_inplace_false(self, architecture, varstr: str) -> None:
         """MMRazor's walk over ``_modules`` misses everything on torch >= 2.5; walk modules()."""
         if isinstance(architecture, nn.Module):
@@ -183,10 +208,14 @@ class FrozenTeacherDistill(SingleTeacherDistill):
 
     # ------------------------------------------------------------------ every step
     def teacher_grad_context(self):
-        """The context of the frozen teacher's forward: ``no_grad`` or ``inference_mode``."""
-        if self.teacher_grad_mode == 'inference_mode':
-            return torch.inference_mode()
-        return torch.no_grad()
+        """The context of the frozen teacher's forward: ``no_grad`` or ``inference_mode``, with
+        its BatchNorms folded into the convs (``teacher_fold_bn``)."""
+        stack = contextlib.ExitStack()
+        stack.enter_context(torch.inference_mode() if self.teacher_grad_mode == 'inference_mode'
+                            else torch.no_grad())
+        if self._teacher_bn_folding is not None:
+            stack.enter_context(self._teacher_bn_folding.active())
+        return stack
 
     def teacher_inputs(self, batch_inputs: Tensor, data_samples=None) -> Tensor:
         """The teacher's view of a batch (identity without ``teacher_preprocess``).

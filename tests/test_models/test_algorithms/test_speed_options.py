@@ -65,7 +65,7 @@ def test_channels_last_is_the_default_for_classifiers_only_and_can_be_turned_off
 
 # every speed option off: the official formulation in the default memory format
 OFFICIAL = dict(split_attention=False, fused_ops=False, nested_pools=False, hcl_fused_ops=False,
-                channels_last=False)
+                channels_last=False, teacher_fold_bn=False)
 
 
 def relative_l2(grads, ref_grads):
@@ -84,14 +84,20 @@ def relative_l2(grads, ref_grads):
     (dict(nested_pools=True), 1e-5),
     (dict(nested_pools=True, hcl_fused_ops=True), 1e-5),
     (dict(channels_last=True), 2e-2),
+    (dict(teacher_fold_bn=True), 1e-5),
     (dict(teacher_grad_mode='inference_mode'), 0.0),
     (dict(split_attention=True, fused_ops=True, nested_pools=True, hcl_fused_ops=True,
-          channels_last=True), 2e-2),
+          channels_last=True, teacher_fold_bn=True), 2e-2),
 ], ids=['split_attention', 'fused_ops', 'nested_pools', 'hcl_fused_ops', 'channels_last',
-        'inference_mode', 'defaults'])
+        'teacher_fold_bn', 'inference_mode', 'defaults'])
 def test_speed_options_keep_losses_and_gradients(algorithm, kind, options, tolerance):
     torch.manual_seed(0)
     reference = algorithm(kind, **OFFICIAL)
+    with torch.no_grad():  # a teacher with BatchNorms far from identity (teacher_fold_bn)
+        for bn in reference.teacher.modules():
+            if isinstance(bn, torch.nn.BatchNorm2d):
+                bn.weight.uniform_(0.5, 1.5), bn.bias.normal_(), bn.running_mean.normal_()
+                bn.running_var.uniform_(0.5, 2.0)
     state = copy.deepcopy(reference.state_dict())
     fast = algorithm(kind, **dict(OFFICIAL, **options))
     ref_losses, ref_grads = losses_and_grads(reference, state)

@@ -20,7 +20,8 @@ recorders). Variants:
   defaults before the fused ABF ops and nested HCL pools);
   ``reviewkd_inference_mode``: the teacher under ``torch.inference_mode``;
   ``reviewkd_compiled``: ``torch.compile`` of the connector (skipped with ``--no-compile``);
-* a minimal hand-written PyTorch loop of the ReviewKD math (teacher forward under no_grad,
+* a minimal hand-written PyTorch loop of the ReviewKD math (teacher forward in the algorithm's
+  no-grad context, its BatchNorms folded as the variant sets,
   student forward, ABF chain, HCL, backward, SGD step; no MMEngine, no recorders), run in the
   same process on the *same* modules and batch as ``reviewkd`` and ``reviewkd_reference``
   (timed alternately with them, median of 5 rounds each, so drifts of the machine hit both).
@@ -49,7 +50,9 @@ ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
 def handwritten_stepper(model, batch: int):
-    """The ReviewKD math in a plain PyTorch loop on the modules of ``model`` (no MMEngine)."""
+    """The ReviewKD math in a plain PyTorch loop on the modules of ``model`` (no MMEngine; the
+    teacher runs in the algorithm's ``teacher_grad_context``, BatchNorms folded if the variant
+    folds them, so the comparison measures the framework, not the options)."""
     import torch
     import torch.nn.functional as F
 
@@ -73,7 +76,7 @@ def handwritten_stepper(model, batch: int):
     def step():
         grabbed.clear()
         hooks = [m.register_forward_hook(grab) for m in t_sources]
-        with torch.no_grad():
+        with model.teacher_grad_context():  # no_grad, the teacher's BatchNorms folded if set
             t_stages = teacher.backbone(x)
         for h in hooks:
             h.remove()

@@ -1,6 +1,6 @@
 """``FrozenTeacherDistill``: what every frozen-teacher method of this package shares."""
 import contextlib
-from typing import Dict, Optional, Sequence, Union
+from typing import Dict, Iterator, Optional, Sequence, Union
 
 import torch
 from mmrazor.models.algorithms.distill.configurable.single_teacher_distill import \
@@ -207,15 +207,16 @@ class FrozenTeacherDistill(SingleTeacherDistill):
         return shapes
 
     # ------------------------------------------------------------------ every step
-    def teacher_grad_context(self):
+    @contextlib.contextmanager
+    def teacher_grad_context(self) -> Iterator[None]:
         """The context of the frozen teacher's forward: ``no_grad`` or ``inference_mode``, with
         its BatchNorms folded into the convs (``teacher_fold_bn``)."""
-        stack = contextlib.ExitStack()
-        stack.enter_context(torch.inference_mode() if self.teacher_grad_mode == 'inference_mode'
-                            else torch.no_grad())
-        if self._teacher_bn_folding is not None:
-            stack.enter_context(self._teacher_bn_folding.active())
-        return stack
+        grad_mode = (torch.inference_mode() if self.teacher_grad_mode == 'inference_mode' else
+                     torch.no_grad())
+        folding = (self._teacher_bn_folding.active() if self._teacher_bn_folding is not None
+                   else contextlib.nullcontext())
+        with grad_mode, folding:
+            yield
 
     def teacher_inputs(self, batch_inputs: Tensor, data_samples=None) -> Tensor:
         """The teacher's view of a batch (identity without ``teacher_preprocess``).

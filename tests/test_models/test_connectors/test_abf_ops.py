@@ -176,15 +176,20 @@ def test_fused_abf_fp32_channels_last_within_float_rounding_and_eval_unchanged()
         torch.testing.assert_close(fused(x, r)[0], official(x, r)[0], rtol=1e-5, atol=1e-5)
 
 
-def test_fused_abf_under_bf16_autocast_trains_with_float_statistics():
+@pytest.mark.parametrize('layout', ['contiguous', 'channels_last'])
+def test_fused_abf_under_bf16_autocast_trains_with_float_statistics(layout):
     """bf16 features and residual (as the chain passes them under autocast) train: the folded
     BatchNorm's statistics come from float arithmetic, as close to the fp32 module's as fp32."""
     fused, official = _abf_pair(16, 64, 16, fuse=True)
+    fmt = CL if layout == 'channels_last' else torch.contiguous_format
     torch.manual_seed(1)
     x = torch.randn(8, 16, 16, 16).bfloat16().float()  # values representable in bf16
     r = torch.randn(8, 64, 8, 8)
     with torch.autocast('cpu', dtype=torch.bfloat16):
-        y, fused_map = fused(x.bfloat16().requires_grad_(), r.bfloat16().requires_grad_())
+        y, fused_map = fused(x.bfloat16().contiguous(memory_format=fmt).requires_grad_(),
+                             r.bfloat16().contiguous(memory_format=fmt).requires_grad_())
+    if layout == 'channels_last':
+        assert fused_map.grad_fn.name() == 'FoldedAttentionFusionBackward'
     (y.float().square().mean() + fused_map.float().mean()).backward()
     assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in fused.parameters())
     official(x, r)  # fp32 modules on the same values

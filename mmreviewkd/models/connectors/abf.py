@@ -18,7 +18,8 @@ broadcast instead of upsampled. ``split_attention=False`` runs the official conc
 ``fused_ops=True`` (default) makes fewer memory passes over the wide mid-channel maps, with the
 same math up to float rounding (:mod:`.abf_ops`): in training, ``conv1``'s BatchNorm takes its
 batch statistics from the narrow input and is folded into the 1x1 conv, and the attention
-fusion runs on broadcast views of the residual instead of its upsampled copy.
+fusion runs on broadcast views of the residual instead of its upsampled copy; on channels_last
+maps the folded conv runs inside the fusion, from the narrow input.
 
 A training batch of one image reaches the BatchNorm of the pooled 1x1 level with a single value
 per channel, where batch statistics do not exist (torch raises). For such a batch the ABF's

@@ -15,15 +15,20 @@ official modules with fewer passes over those maps:
   than BatchNorm's direct one. On the stage features of the trained Fashion-MNIST ResNet-56
   (batch 64, random ABF weights) the normalised output is within 1e-5 of float64 (the module:
   4e-6); a contrived input of near-collinear channels loses more (the variance is clamped at 0).
-  ``fused_ops=False`` runs the modules. A 1x1 conv that reads
+  ``fused_ops=False`` runs the modules. The statistics have a hand-written backward
+  (:class:`FoldedBatchNorm`: one matrix product with the centred input). A 1x1 conv that reads
   the folded map (ABF's attention conv) composes with the folded conv and reads the narrow
   input instead.
 * :class:`AttentionFusion`: ``x * a_x + up(r) * a_r`` with ``up`` the nearest upsampling by an
   integer factor, computed on broadcast views: the upsampled residual is never materialised,
-  its gradient is a sum pooling, and the channel reductions of the attention gradients are one
-  ``einsum`` each instead of a product and a sum.
+  its gradient is a sum pooling (:func:`residual_grad`), and the channel reductions of the
+  attention gradients are one ``einsum`` or one batched product each
+  (:func:`residual_attention_grad`) instead of a product and a sum.
+* :class:`FoldedAttentionFusion` (channels_last): the folded conv and the fusion in one step.
+  The attention scales each pixel, so ``(W x + b) * a_x = [W, b] [x * a_x; a_x]``: the wide
+  output of the folded conv is never written, and its gradient never materialised.
 
-Both equal the official formulation up to float rounding (tests in
+All equal the official formulation up to float rounding (tests in
 ``tests/test_models/test_connectors/test_abf_ops.py``, gradients checked in float64).
 """
 import functools

@@ -213,7 +213,8 @@ class FrozenTeacherDistill(SingleTeacherDistill):
         its BatchNorms folded into the convs (``teacher_fold_bn``)."""
         grad_mode = (torch.inference_mode() if self.teacher_grad_mode == 'inference_mode' else
                      torch.no_grad())
-        folding = (self._teacher_bn_folding.active() if self._teacher_bn_folding is not None
+        folding = (self._teacher_bn_folding.active(self.teacher)
+                   if self._teacher_bn_folding is not None
                    else contextlib.nullcontext())
         with grad_mode, folding:
             yield

@@ -2,8 +2,8 @@
 
 On a CPU the review path is limited by memory traffic, not arithmetic: on ResNet-20's 32x32
 level the ABF works on 64-channel maps four times as wide as the student's own 16-channel ones
-(docs/benchmarks.md, "Where ReviewKD's extra time goes"). Two steps do the same math as the
-official modules with fewer passes over those maps:
+(docs/benchmarks.md, "Where ReviewKD's extra time goes"). These steps do the same math as
+the official modules with fewer passes over those maps:
 
 * :func:`fold_conv_bn`: ``BatchNorm(conv1x1(x))`` in training mode. The batch statistics of
   the conv's output are those of a linear map of ``x``: ``mean = W mean(x)`` and
@@ -37,6 +37,7 @@ from typing import Optional, Tuple
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.autograd.function import once_differentiable
 
 from ..utils.block_view import block_view
 
@@ -56,7 +57,7 @@ class FoldedBatchNorm(torch.autograd.Function):
     """The folded weight and bias of ``BatchNorm(conv1x1(x))`` in training mode, with the batch
     statistics from ``x``'s mean and covariance (see the module docstring), and a hand-written
     backward: the gradient of ``x`` through the statistics is one matrix product with the
-    centred input, ``(2 centred G + 1 g_mean^T) / M`` with ``G = W^T diag(g_var) W`` (the
+    centred input, ``(2 centred G + 1 (W^T g_mean)^T) / M`` with ``G = W^T diag(g_var) W`` (the
     centred rows sum to zero), instead of autograd's passes through the covariance, the
     centring and the mean.
 
@@ -94,6 +95,7 @@ class FoldedBatchNorm(torch.autograd.Function):
         return folded, shift, mean, var
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, g_folded: Tensor, g_shift: Tensor, _g_mean, _g_var):  # noqa: D102
         x, centred, mean_x, w, w_cov, mean, raw_var, inv_std, scale, gamma = ctx.saved_tensors
         with torch.autocast(device_type=x.device.type, enabled=False):
@@ -162,8 +164,9 @@ def upsample_factors(x: Tensor, residual: Tensor) -> Optional[Tuple[int, int]]:
 def residual_grad(grad: Tensor, z1: Tensor, factors: Tuple[int, int]) -> Tensor:
     """The gradient of ``r`` in ``up(r) * z1``: ``grad * z1`` summed over each upsampling block.
 
-    For 2x2 blocks or smaller, one strided product per block position accumulates into the
-    small result (the full-size product is never written); otherwise product and sum pooling.
+    For blocks of at most 4 pixels (e.g. 2x2), one strided product per block position
+    accumulates into the small result (the full-size product is never written); otherwise
+    product and sum pooling.
 
     Args:
         grad (Tensor): (N, C, H, W), the gradient of the fusion's output.
@@ -187,7 +190,7 @@ def residual_grad(grad: Tensor, z1: Tensor, factors: Tuple[int, int]) -> Tensor:
 def residual_attention_grad(grad: Tensor, r: Tensor, factors: Tuple[int, int]) -> Tensor:
     """The gradient of ``z1`` in ``up(r) * z1``: ``sum_c grad * up(r)``, (N, H, W).
 
-    For channels_last maps with small factors and residual width, per row of residual pixels a
+    For channels_last maps and a residual at most 16 pixels wide, per row of residual pixels a
     matrix product of the gradient's rows with the residual's pixels, of which the diagonal
     blocks are kept: the upsampled residual is never written. Otherwise from ``up(r)``.
 
@@ -229,6 +232,7 @@ class AttentionFusion(torch.autograd.Function):
         return out
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, grad: Tensor):  # noqa: D102
         x, r, z = ctx.saved_tensors
         fh, fw = ctx.factors
@@ -311,6 +315,7 @@ class FoldedAttentionFusion(torch.autograd.Function):
         return out
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, grad: Tensor):  # noqa: D102
         x, w_ext, r, z = ctx.saved_tensors
         fh, fw = ctx.factors

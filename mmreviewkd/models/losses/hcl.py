@@ -4,6 +4,7 @@ from typing import List, Optional, Sequence, Tuple
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.autograd.function import once_differentiable
 
 from mmreviewkd.registry import MODELS
 from ..utils.block_view import block_view
@@ -89,6 +90,7 @@ class PyramidMSE(torch.autograd.Function):
         return total / weight_sum
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, grad: Tensor):  # noqa: D102
         d, = ctx.saved_tensors
         scale = grad * (2.0 / (ctx.weight_sum * d.numel()))

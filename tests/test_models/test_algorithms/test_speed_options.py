@@ -100,6 +100,8 @@ def test_speed_options_keep_losses_and_gradients(algorithm, kind, options, toler
                 bn.running_var.uniform_(0.5, 2.0)
     state = copy.deepcopy(reference.state_dict())
     fast = algorithm(kind, **dict(OFFICIAL, **options))
+    if options.get('teacher_fold_bn'):  # the option really folds (the check did not refuse)
+        assert fast._teacher_bn_folding is not None and fast._teacher_bn_folding.pairs
     ref_losses, ref_grads = losses_and_grads(reference, state)
     fast_losses, fast_grads = losses_and_grads(fast, state)
     assert set(ref_losses) == set(fast_losses) and 'distill.loss_hcl' in ref_losses

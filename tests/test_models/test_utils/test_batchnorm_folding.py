@@ -22,8 +22,7 @@ def _randomise_bn(model):
 
 
 class Net(nn.Module):
-    """conv-bn-relu, a biased strided grouped conv-bn, a hooked conv-bn, and a conv whose output
-    is read by its BatchNorm and by a residual sum (must not be folded)."""
+    """conv-bn-relu, a biased strided grouped conv-bn and two 1x1 conv-bn pairs."""
 
     def __init__(self):
         super().__init__()
@@ -31,14 +30,12 @@ class Net(nn.Module):
         self.conv2, self.bn2 = nn.Conv2d(8, 8, 3, 2, 1, groups=2), nn.BatchNorm2d(8)
         self.conv3, self.bn3 = nn.Conv2d(8, 8, 1, bias=False), nn.BatchNorm2d(8)
         self.conv4, self.bn4 = nn.Conv2d(8, 8, 1, bias=False), nn.BatchNorm2d(8)
-        self.shared = False
 
     def forward(self, x):
         x = torch.relu(self.bn1(self.conv1(x)))
         x = self.bn2(self.conv2(x))
         x = self.bn3(self.conv3(x))
-        y = self.conv4(x)
-        return self.bn4(y) + (y if self.shared else 0)
+        return self.bn4(self.conv4(x))
 
 
 def test_folded_pairs_give_the_plain_outputs_and_leave_the_model_untouched():
@@ -47,45 +44,81 @@ def test_folded_pairs_give_the_plain_outputs_and_leave_the_model_untouched():
     net.conv3.register_forward_hook(lambda m, i, o: None)  # a recorder's hook: not folded
     x = torch.randn(2, 3, 8, 8)
     folding = BatchNormFolding(net, lambda: net(x))
-    assert [(c, b) for c, b in folding.pairs] == [(net.conv1, net.bn1), (net.conv2, net.bn2),
-                                                  (net.conv4, net.bn4)]
+    assert folding.pairs == [('conv1', 'bn1'), ('conv2', 'bn2'), ('conv4', 'bn4')]
     state = copy.deepcopy(net.state_dict())
     with torch.no_grad():
         plain = net(x)
-        with folding.active():
+        with folding.active(net):
             assert 'forward' in vars(net.conv1) and 'forward' in vars(net.bn1)
+            with folding.active(net):  # re-entering folds nothing more and restores nothing
+                pass
+            assert 'forward' in vars(net.conv1)
             folded = net(x)
     torch.testing.assert_close(folded, plain, rtol=1e-5, atol=1e-5)
     for m in (net.conv1, net.bn1, net.conv2, net.bn2, net.conv4, net.bn4):
         assert 'forward' not in vars(m)  # restored: the class forward runs again
-    assert all(torch.equal(v, net.state_dict()[k]) for k, v in state.items())
+    assert all(torch.equal(v, net.state_dict()[k]) for k, v in state.items())  # check restored
     copy.deepcopy(net)(x)  # copies are plain modules
 
 
-def test_folding_follows_the_current_weights_and_skips_training_batchnorms():
+def test_folding_follows_the_current_weights_modules_and_hooks():
+    """Statistics loaded after the build, a BatchNorm the runner swaps for another (as MMEngine
+    does reverting or converting SyncBatchNorm), a BatchNorm back in training mode and a hook
+    added after the build: folded outputs stay the plain ones."""
     net = _randomise_bn(Net())
     x = torch.randn(2, 3, 8, 8)
     folding = BatchNormFolding(net, lambda: net(x))
     with torch.no_grad():
         net.bn1.running_mean.add_(0.5)  # e.g. a checkpoint loaded after the build
+        swapped = nn.BatchNorm2d(8).eval()
+        swapped.load_state_dict(net.bn2.state_dict())
+        swapped.running_var.mul_(3.0)
+        net.bn2 = swapped
+        net.conv4.register_forward_hook(lambda m, i, o: None)
         plain = net(x)
-        with folding.active():
+        with folding.active(net):
             torch.testing.assert_close(net(x), plain, rtol=1e-5, atol=1e-5)
-        net.bn2.train()
-        with folding.active():
-            assert 'forward' not in vars(net.bn2) and 'forward' in vars(net.bn1)
+            assert 'forward' in vars(net.bn2) and 'forward' not in vars(net.bn4)
+        net.bn1.train()
+        with folding.active(net):
+            assert 'forward' not in vars(net.bn1) and 'forward' in vars(net.bn2)
 
 
-def test_a_conv_output_read_twice_turns_folding_off_with_a_warning(monkeypatch):
+class Shared(Net):
+    """conv4's output is read by its BatchNorm and by a residual sum; conv3's is changed in
+    place before its BatchNorm."""
+
+    def forward(self, x):
+        x = torch.relu(self.bn1(self.conv1(x)))
+        x = self.bn2(self.conv2(x))
+        x = self.bn3(torch.relu_(self.conv3(x)))
+        y = self.conv4(x)
+        return self.bn4(y) + y
+
+
+def test_a_conv_output_read_twice_or_changed_in_place_is_not_folded(monkeypatch):
+    """Even with the BatchNorms' initial (identity) statistics, as before a checkpoint loads."""
+    import mmreviewkd.models.utils.batchnorm_folding as module
+    warnings = []
+    monkeypatch.setattr(module, 'print_log', lambda msg, **kw: warnings.append(msg))
+    net = Shared().eval()
+    x = torch.randn(2, 3, 8, 8)
+    state = copy.deepcopy(net.state_dict())
+    folding = BatchNormFolding(net, lambda: net(x))
+    assert folding.pairs == []  # conv3 -> relu_ -> bn3 never paired; the shared conv4 caught
+    assert len(warnings) == 1 and 'unfolded' in warnings[0]
+    assert all(torch.equal(v, net.state_dict()[k]) for k, v in state.items())
+
+
+def test_a_folded_forward_that_fails_turns_folding_off(monkeypatch):
     import mmreviewkd.models.utils.batchnorm_folding as module
     warnings = []
     monkeypatch.setattr(module, 'print_log', lambda msg, **kw: warnings.append(msg))
     net = _randomise_bn(Net())
-    net.shared = True
     x = torch.randn(2, 3, 8, 8)
-    folding = BatchNormFolding(net, lambda: net(x))
-    assert folding.pairs == []
-    assert len(warnings) == 1 and 'unfolded' in warnings[0]
+    monkeypatch.setattr(module, '_identity', lambda t: t[:, :1])  # breaks the folded forward
+    assert BatchNormFolding(net, lambda: net(x)).pairs == []
+    assert len(warnings) == 1
 
 
 @pytest.mark.parametrize('trainable', [False, True])

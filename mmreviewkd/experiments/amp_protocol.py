@@ -1,9 +1,10 @@
 """bf16 autocast against fp32 on the Fashion-MNIST protocol
-(``tools/analysis_tools/amp_protocol.py``): the same methods and seeds trained by the main job in both precisions (``--amp``), compared per
-seed (paired: same data order, same initial weights). The whole training step runs under the
-autocast, the frozen teacher's forward included (MMEngine's ``optim_context`` wraps the model's
-forward). Step times are measured separately
-(``benchmark_step.py --amp``): the runs' minutes depend on what else the machine did."""
+(``tools/analysis_tools/amp_protocol.py``): the same methods and seeds trained by the main job
+in both precisions (``--amp``), compared per seed (paired: same data order, same initial
+weights). The whole training step runs under the autocast, the frozen teacher's forward
+included (MMEngine's ``optim_context`` wraps the model's forward). Step times are measured
+separately (``benchmark_step.py --amp``): the runs' minutes depend on what else the machine
+did."""
 import json
 import math
 import os.path as osp

@@ -46,7 +46,8 @@ def format_step_pair(pair: str, data: Dict) -> str:
              '|---|---:|---:|---:|---:|---:|']
     for name, r in data['variants'].items():
         hand = r.get('handwritten_s_per_step')
-        lines.append(f'| {name} | {r["s_per_step"]:.3f} | {r.get("ratio_to_student", float("nan")):.2f} | '
+        ratio = r.get('ratio_to_student', float('nan'))
+        lines.append(f'| {name} | {r["s_per_step"]:.3f} | {ratio:.2f} | '
                      f'{r["step_peak_mb"]:.0f} | {r["extra_params"]:,d} | '
                      f'{f"{hand:.3f}" if hand else ""} |')
     lines += ['', '| ratio | value |', '|---|---:|']

@@ -1,8 +1,8 @@
 """How far each speed option moves ReviewKD's loss and gradients (``grad_deviation.py`` in
 ``tools/analysis_tools/``): one training step of the committed R56 -> R20 CIFAR-100 config with
 random weights (the teacher's BatchNorm statistics drawn away from identity, so that
-``teacher_fold_bn`` is exercised), every option alone and all defaults together (and under bf16 autocast), against
-the official formulation in fp32 and in float64."""
+``teacher_fold_bn`` is exercised), every option alone and all defaults together (and under
+bf16 autocast), against the official formulation in fp32 and in float64."""
 import copy
 from typing import Dict, List, Optional
 
@@ -85,7 +85,8 @@ def measure(teacher: str = 'resnet56', student: str = 'resnet20', batch: int = 1
             grad_vs_official_fp32=float((grads - grads32).norm() / grads32.norm()),
             loss_vs_float64=abs(loss - loss64) / abs(loss64))
         print(f'{name}: {rows[name]}', flush=True)
-    return dict(settings=dict(pair=f'{teacher}:{student}', batch=batch, threads=torch.get_num_threads(),
+    return dict(settings=dict(pair=f'{teacher}:{student}', batch=batch,
+                              threads=torch.get_num_threads(),
                               torch=torch.__version__, input='3x32x32 random, 100 classes',
                               params=int(grads64.numel())),
                 variants=rows)

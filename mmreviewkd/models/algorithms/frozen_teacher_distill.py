@@ -190,10 +190,19 @@ class FrozenTeacherDistill(SingleTeacherDistill):
             self._teacher_bn_folding = BatchNormFolding(
                 self.teacher, lambda: self._dry_teacher_forward(x))
 
+    def _teacher_mode(self) -> str:
+        """``teacher_forward`` with ``'auto'`` resolved (``'tensor'`` with a head, else
+        ``'extract_feat'``)."""
+        if self.teacher_forward != 'auto':
+            return self.teacher_forward
+        return 'tensor' if hasattr(self.teacher, 'head') else 'extract_feat'
+
     def _dry_teacher_forward(self, x: Tensor):
-        if hasattr(self.teacher, 'head') and self.teacher_forward != 'extract_feat':
-            return self.teacher(x, None, mode='tensor')
-        return self.teacher.extract_feat(x)
+        """The teacher's forward as every step runs it, without data samples (``'loss'``
+        needs them, so it runs as ``'tensor'``)."""
+        if self._teacher_mode() == 'extract_feat':
+            return self.teacher.extract_feat(x)
+        return self.teacher(x, None, mode='tensor')
 
     def set_module_inplace_false(self, architecture, varstr: str) -> None:
         """MMRazor's walk over ``_modules`` misses everything on torch >= 2.5; walk modules()."""
@@ -285,9 +294,7 @@ class FrozenTeacherDistill(SingleTeacherDistill):
 
     def _run_teacher(self, batch_inputs: Tensor, data_samples) -> None:
         batch_inputs = self.teacher_inputs(batch_inputs, data_samples)
-        mode = self.teacher_forward
-        if mode == 'auto':
-            mode = 'tensor' if hasattr(self.teacher, 'head') else 'extract_feat'
+        mode = self._teacher_mode()
         if mode == 'extract_feat':
             self.teacher.extract_feat(batch_inputs)
         else:

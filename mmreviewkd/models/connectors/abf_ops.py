@@ -47,10 +47,11 @@ def can_fold(conv: nn.Conv2d, bn: nn.Module, x: Tensor) -> bool:
     with affine parameters and running statistics after a bias-free 1x1 conv that widens the
     map (``C_in < C_out``: the statistics then come from the narrower side), and more than one
     value per channel (SyncBatchNorm and every other case keep the modules)."""
-    return (type(bn) is nn.BatchNorm2d and conv.in_channels < conv.out_channels and bn.training and bn.affine and
-            bn.track_running_stats and conv.bias is None and conv.kernel_size == (1, 1) and
-            conv.stride == (1, 1) and conv.padding == (0, 0) and conv.groups == 1 and
-            conv.dilation == (1, 1) and x.shape[0] * x.shape[2] * x.shape[3] > 1)
+    return (type(bn) is nn.BatchNorm2d and conv.in_channels < conv.out_channels and
+            bn.training and bn.affine and bn.track_running_stats and conv.bias is None and
+            conv.kernel_size == (1, 1) and conv.stride == (1, 1) and conv.padding == (0, 0) and
+            conv.groups == 1 and conv.dilation == (1, 1) and
+            x.shape[0] * x.shape[2] * x.shape[3] > 1)
 
 
 class FoldedBatchNorm(torch.autograd.Function):
@@ -88,8 +89,8 @@ class FoldedBatchNorm(torch.autograd.Function):
             scale = gamma.to(dtype) * inv_std
             folded = w * scale[:, None]
             shift = beta.to(dtype) - mean * scale
-        ctx.save_for_backward(x, centred, mean_x, w, w_cov, mean, raw_var, inv_std, scale,
-                              gamma)
+        ctx.save_for_backward(centred, mean_x, w, w_cov, mean, raw_var, inv_std, scale, gamma)
+        ctx.x_shape = x.shape
         ctx.mark_non_differentiable(mean, var)
         ctx.dtypes = (x.dtype, weight.dtype, gamma.dtype, beta.dtype)
         return folded, shift, mean, var
@@ -97,8 +98,8 @@ class FoldedBatchNorm(torch.autograd.Function):
     @staticmethod
     @once_differentiable
     def backward(ctx, g_folded: Tensor, g_shift: Tensor, _g_mean, _g_var):  # noqa: D102
-        x, centred, mean_x, w, w_cov, mean, raw_var, inv_std, scale, gamma = ctx.saved_tensors
-        with torch.autocast(device_type=x.device.type, enabled=False):
+        centred, mean_x, w, w_cov, mean, raw_var, inv_std, scale, gamma = ctx.saved_tensors
+        with torch.autocast(device_type=centred.device.type, enabled=False):
             g_folded = torch.zeros_like(w) if g_folded is None else g_folded.to(w.dtype)
             g_shift = torch.zeros_like(mean) if g_shift is None else g_shift.to(w.dtype)
             g_scale = (g_folded * w).sum(1) - g_shift * mean
@@ -109,7 +110,7 @@ class FoldedBatchNorm(torch.autograd.Function):
                 m = centred.shape[0]
                 g_cov = (w.T * g_var) @ w  # symmetric
                 gx = torch.addmm((w.T @ g_mean / m)[None], centred, g_cov, alpha=2.0 / m)
-                n, _, h, wd = x.shape
+                n, _, h, wd = ctx.x_shape
                 gx = gx.reshape(n, h, wd, -1).permute(0, 3, 1, 2).to(ctx.dtypes[0])
             if ctx.needs_input_grad[1]:
                 gw = (g_folded * scale[:, None] + g_mean[:, None] * mean_x[None] +

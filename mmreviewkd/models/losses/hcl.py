@@ -116,7 +116,6 @@ class PyramidMSE(torch.autograd.Function):
         return g_fs, g_ft, None
 
 
-
 def hcl_loss(s_feats: Sequence[Tensor],
              t_feats: Sequence[Tensor],
              levels: Sequence[int] = (4, 2, 1),
@@ -155,9 +154,9 @@ def hcl_loss(s_feats: Sequence[Tensor],
                              f'{tuple(ft.shape)} differ in shape')
         h = fs.shape[2]
         used = [size for size in levels if size < h]
-        blocks = nested_blocks(fs.shape, sorted(set(used), reverse=True)) \
-            if fused_ops and nested_pools and list(used) == sorted(set(used), reverse=True) \
-            else None
+        # PyramidMSE weights the levels in the given order: distinct sizes, largest first
+        blocks = (nested_blocks(fs.shape, used) if fused_ops and nested_pools and
+                  used == sorted(set(used), reverse=True) else None)
         if blocks is not None:
             total = total + PyramidMSE.apply(fs, ft, tuple(blocks))
             continue

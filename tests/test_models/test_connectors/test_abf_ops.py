@@ -9,7 +9,8 @@ from torch import nn
 
 from mmreviewkd.models.connectors import ABF
 from mmreviewkd.models.connectors.abf_ops import (AttentionFusion, FoldedAttentionFusion,
-                                                  attention_fusion, can_fold, fold_conv_bn,
+                                                  attention_fusion, can_fold, channel_dot,
+                                                  fold_conv_bn,
                                                   folded_attention_fusion,
                                                   residual_attention_grad, residual_grad)
 
@@ -272,6 +273,24 @@ def test_residual_gradients_equal_the_upsampled_formulas(layout, x_hw, r_hw):
                                (grad * up).sum(1))
     torch.testing.assert_close(residual_grad(grad, z1, factors),
                                F.avg_pool2d(grad * z1, factors) * factors[0] * factors[1])
+
+
+@pytest.mark.parametrize('dtype', [torch.float64, torch.float32, torch.bfloat16])
+@pytest.mark.parametrize('shape', [(300, 17), (2, 6, 5, 4)], ids=['pixel rows', 'maps'])
+def test_channel_dot_equals_the_product_summed_over_channels(dtype, shape):
+    """Both branches (einsum in float32/64, vecdot in bf16), on a strided operand as the
+    fused backward passes it (a column slice)."""
+    torch.manual_seed(0)
+    a = torch.randn(*shape[:1], shape[1] + 1, *shape[2:], dtype=dtype)[:, :shape[1]]
+    b = torch.randn(*shape, dtype=dtype)
+    expected = (a.double() * b.double()).sum(1)
+    out = channel_dot(a, b)
+    assert out.dtype == dtype and out.shape == expected.shape
+    if dtype == torch.bfloat16:  # within the rounding of a bf16 sum: 2^-8 of sum |a b|, twice
+        bound = 2 ** -7 * (a.double() * b.double()).abs().sum(1)
+        assert ((out.double() - expected).abs() <= bound).all()
+    else:
+        torch.testing.assert_close(out, expected.to(dtype))
 
 
 @pytest.mark.parametrize('layout', ['contiguous', 'channels_last'])

@@ -10,6 +10,7 @@ import sys
 import time
 from typing import Dict, List, Optional
 
+from .code_version import code_version, reuse_warning
 from .det_protocol_table import BOX_METRICS
 from .paths import project_root
 from .progress import run_logged
@@ -61,15 +62,20 @@ def train(name: str, config: str, work_dir: str, options: List[str]) -> Dict:
     if osp.isfile(done):
         print(f'{LABEL} reusing the trained {name} in {work_dir}', flush=True)
         with open(done) as f:
-            return json.load(f)
+            record = json.load(f)
+        warning = reuse_warning(record.get('code'), f'The trained {name} in {work_dir}')
+        if warning:
+            print(f'{LABEL} WARNING: {warning}', flush=True)
+        return record
     resumed = osp.isfile(osp.join(work_dir, 'last_checkpoint'))
     os.makedirs(work_dir, exist_ok=True)
     with open(started, 'w') as f:
         json.dump(dict(made=made), f, indent=2)
     print(f'{LABEL} training {name} -> {work_dir}', flush=True)
+    version = code_version()  # the code the run starts from (:mod:`.code_version`)
     cost = run_tool([sys.executable, 'tools/train.py', config, '--work-dir', work_dir, '--resume',
                      '--cfg-options', *options], osp.join(work_dir, 'train_stdout.log'))
-    record = dict(made=made, resumed=resumed, **cost, **step_cost(work_dir))
+    record = dict(made=made, resumed=resumed, code=version, **cost, **step_cost(work_dir))
     with open(done, 'w') as f:
         json.dump(record, f, indent=2)
     return record

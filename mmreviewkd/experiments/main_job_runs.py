@@ -7,6 +7,7 @@ import sys
 import time
 from typing import Dict, List, Optional
 
+from .code_version import code_version, reuse_warning
 from .fmnist_recipe import MULTI_EXIT, eval_options
 from .paths import project_root
 from .progress import JobClock, run_logged
@@ -97,6 +98,9 @@ def _reuse_or_train(key: str, name: str, config: str, work_dir: str, options: Li
                     epochs: int) -> float:
     """The training minutes of a finished run in ``work_dir``, or of training it now.
 
+    A trained run records its config, options and code version (:mod:`.code_version`); a
+    reused run whose training code changed since is reused with a warning that says so.
+
     Raises:
         RuntimeError: when ``work_dir`` holds a run trained with another config or options.
     """
@@ -106,9 +110,10 @@ def _reuse_or_train(key: str, name: str, config: str, work_dir: str, options: Li
     if JOB_CLOCK is not None:
         JOB_CLOCK.start(key)
     if trained:
+        version = code_version()  # before training: the code the run starts from
         minutes = train(name, config, work_dir, options, epochs)
         with open(done, 'w') as f:
-            json.dump(dict(train_minutes=minutes, **made_now), f, indent=2)
+            json.dump(dict(train_minutes=minutes, **made_now, code=version), f, indent=2)
     else:
         with open(done) as f:
             record = json.load(f)
@@ -119,6 +124,9 @@ def _reuse_or_train(key: str, name: str, config: str, work_dir: str, options: Li
                 f'{work_dir} was trained with other settings ({made}); the folder name does not '
                 f'capture every option. Remove the folder or use another --work-dir.')
         print(f'[main job] reusing the trained {name} in {work_dir}', flush=True)
+        warning = reuse_warning(record.get('code'), f'The trained {name} in {work_dir}')
+        if warning:
+            print(f'[main job] WARNING: {warning}', flush=True)
     if JOB_CLOCK is not None:
         JOB_CLOCK.finish(key, trained=trained)
     return minutes

@@ -138,8 +138,10 @@ REVIEWKD_VS_KD_TARGET = {'resnet56:resnet20': 1.35, 'resnet32x4:resnet8x4': 1.7}
 
 
 def format_step_summary(data: Dict) -> str:
-    """The README's summary of the step JSON: ReviewKD / KD per pair (from the step table and,
-    where measured, from the interleaved comparison with an earlier commit) and the speed-up."""
+    """The README's summary of the step JSON: per pair ReviewKD and KD seconds per step, their
+    ratio and the speed-up over an earlier commit. Where the interleaved comparison measured the
+    pair, every column of its row comes from that one run (this tree's medians there); otherwise
+    the step table's seconds, without a speed-up."""
     cmp = data.get('baseline_comparison', {})
     cmp_pairs = {p: c for p, c in cmp.get('pairs', {}).items()
                  if {'kd', 'reviewkd'} <= set(c['speedup'])}
@@ -149,11 +151,14 @@ def format_step_summary(data: Dict) -> str:
              '|---|---:|---:|---:|---:|---:|---:|']
     for pair, row in data['pairs'].items():
         v = row['variants']
-        if 'kd' not in v or 'reviewkd' not in v:
-            continue
-        kd, rk = v['kd']['s_per_step'], v['reviewkd']['s_per_step']
-        target = REVIEWKD_VS_KD_TARGET.get(pair)
         c = cmp_pairs.get(pair)
+        if c:
+            kd, rk = c['s_per_step']['ours']['kd'], c['s_per_step']['ours']['reviewkd']
+        elif 'kd' in v and 'reviewkd' in v:
+            kd, rk = v['kd']['s_per_step'], v['reviewkd']['s_per_step']
+        else:
+            continue
+        target = REVIEWKD_VS_KD_TARGET.get(pair)
         old = f'{c["s_per_step"]["baseline"]["reviewkd"]:.3f}' if c else '–'
         speed = (f'{c["speedup"]["reviewkd"]:.2f}x', f'{c["speedup"]["kd"]:.2f}x') if c else \
             ('–', '–')
@@ -162,11 +167,11 @@ def format_step_summary(data: Dict) -> str:
                      f'{speed[1]} |')
     if cmp_pairs:
         st = cmp['settings']
-        lines += ['', f'Speed-ups: {base} vs. {st["ours"]} measured side by side, interleaved '
+        lines += ['', f'{base} vs. {st["ours"]} measured side by side, interleaved '
                       f'({st["rounds"]} rounds of {st["iters"]} steps, each variant of each tree '
                       f'in its own process, median), by '
-                      f'`tools/analysis_tools/compare_step_commits.py`; ReviewKD / KD there: '
+                      f'`tools/analysis_tools/compare_step_commits.py`: every column of a row '
+                      f'comes from that one run. ReviewKD / KD at {base}: '
                       + ', '.join(f'{p.replace(":", " -> ")} {c["reviewkd_vs_kd"]["baseline"]:.2f}'
-                                  f' -> {c["reviewkd_vs_kd"]["ours"]:.2f}'
                                   for p, c in cmp_pairs.items() if 'reviewkd_vs_kd' in c) + '.']
     return '\n'.join(lines) + '\n'

@@ -3,44 +3,94 @@
 The experiment tools reuse finished runs (an interrupted protocol resumes; a finished one only
 rebuilds its report). A run is keyed by its config and options, not by the code: after a change
 to the package, a reused run would silently report what the old code trained. Runs therefore
-record :func:`code_version` when they are trained, and a reuse names the training code that has
-changed since (:func:`changed_since`), so the user can decide to train again.
+record :func:`code_version` when they first start, and a reuse names the training code that has
+changed since (:func:`reuse_warning`), so the user can decide to train again.
 
-Only the paths that decide what a run trains count (:data:`TRAINING_PATHS`): a change to the
-docs or to the benchmarks does not. Outside a git checkout (a wheel install) nothing is known
-and both functions return None.
+Only the files that decide what a run trains count (:func:`is_training_file`): the package's
+Python modules except the experiment tools (whose effect on a run, its config and options, is
+recorded separately), the Python configs, and ``tools/train.py`` / ``tools/test.py``; docs,
+READMEs and result files under ``configs/`` do not. Outside a git checkout of this repository
+(e.g. a wheel install, even inside some other git repository) nothing is known and the
+functions return None.
 """
+import os
+import os.path as osp
 import subprocess
 from typing import Dict, List, Optional
 
 from .paths import project_root
 
-# what a training run depends on: the package, the configs and the train / test entry points
-TRAINING_PATHS = ('mmreviewkd', 'configs', 'tools/train.py', 'tools/test.py')
+SEARCHED = ('mmreviewkd', 'configs', 'tools/train.py', 'tools/test.py')
+
+
+def is_training_file(path: str) -> bool:
+    """Whether a repository path decides what a training run computes (see the module
+    docstring)."""
+    if path in ('tools/train.py', 'tools/test.py'):
+        return True
+    return path.endswith('.py') and (path.startswith('configs/') or (
+        path.startswith('mmreviewkd/') and not path.startswith('mmreviewkd/experiments/')))
 
 
 def _git(*args: str, root: Optional[str] = None) -> Optional[str]:
-    """``git args`` in ``root`` (the project root), or None when git or the checkout is
-    missing or the command fails."""
+    """``git args`` in ``root`` (the project root), or None when git is missing, the command
+    fails or ``root`` is not the top of a git checkout (a wheel installed inside another
+    repository). ``GIT_*`` variables of the caller (e.g. a hook's ``GIT_DIR``) are dropped."""
     try:
-        proc = subprocess.run(['git', *args], cwd=root or project_root(), capture_output=True,
-                              text=True, timeout=30)
+        root = root or project_root()
+        env = {k: v for k, v in os.environ.items() if not k.startswith('GIT_')}
+
+        def run(*a: str) -> Optional[str]:
+            proc = subprocess.run(['git', '--no-optional-locks', *a], cwd=root, env=env,
+                                  capture_output=True, text=True, timeout=30)
+            return proc.stdout if proc.returncode == 0 else None
+
+        top = run('rev-parse', '--show-toplevel')
+        if top is None or osp.realpath(top.strip()) != osp.realpath(root):
+            return None
+        return run(*args)
     except (OSError, subprocess.SubprocessError):
         return None
-    return proc.stdout.strip() if proc.returncode == 0 else None
+
+
+def _training_files(listing: Optional[str]) -> Optional[List[str]]:
+    """The training files among NUL-separated names (``git ... -z``)."""
+    if listing is None:
+        return None
+    return sorted({p for p in listing.split('\0') if p and is_training_file(p)})
+
+
+def _changed_from(commit: str, root: Optional[str]) -> Optional[List[str]]:
+    """Training files that differ between ``commit`` and the working tree, untracked included."""
+    tracked = _training_files(_git('diff', '--name-only', '-z', commit, '--', *SEARCHED,
+                                   root=root))
+    untracked = _training_files(_git('ls-files', '-z', '--others', '--exclude-standard', '--',
+                                     *SEARCHED, root=root))
+    if tracked is None or untracked is None:
+        return None
+    return sorted(set(tracked) | set(untracked))
 
 
 def code_version(root: Optional[str] = None) -> Optional[Dict]:
-    """The checkout's commit and whether :data:`TRAINING_PATHS` differ from it.
+    """The checkout's commit and whether its training files differ from it.
 
     Returns:
-        dict | None: ``{'commit': <sha>, 'dirty': bool}``, None outside a git checkout.
+        dict | None: ``{'commit': <sha>, 'dirty': bool}``, None outside a git checkout of this
+        repository.
     """
     commit = _git('rev-parse', 'HEAD', root=root)
     if not commit:
         return None
-    status = _git('status', '--porcelain', '--', *TRAINING_PATHS, root=root)
-    return dict(commit=commit, dirty=bool(status))
+    changed = _changed_from(commit.strip(), root)
+    return dict(commit=commit.strip(), dirty=changed is None or bool(changed))
+
+
+def started_version(started: Optional[Dict], now: Optional[Dict]) -> Optional[Dict]:
+    """The version to record for a run that first started with ``started`` and finished with
+    ``now`` (a resumed run): ``started``, marked ``resumed_at`` ``now`` when the code differs."""
+    if started is None or now is None or started == now:
+        return started if started is not None else now
+    return dict(started, resumed_at=now)
 
 
 def changed_since(version: Optional[Dict], root: Optional[str] = None) -> Optional[List[str]]:
@@ -50,38 +100,39 @@ def changed_since(version: Optional[Dict], root: Optional[str] = None) -> Option
     Returns:
         list[str] | None: The changed paths (empty: the same training code), or None when it
         cannot be told: no record, a record made with uncommitted changes (their content is
-        unknown), a commit this checkout does not have, or no git.
+        unknown) or resumed with other code, a commit this checkout does not have, or no git.
     """
-    if not version or version.get('dirty') or not version.get('commit'):
+    if not version or version.get('dirty') or version.get('resumed_at') or \
+            not version.get('commit'):
         return None
-    names = _git('diff', '--name-only', version['commit'], '--', *TRAINING_PATHS, root=root)
-    if names is None:
-        return None
-    untracked = _git('ls-files', '--others', '--exclude-standard', '--', *TRAINING_PATHS,
-                     root=root) or ''
-    return sorted({*names.splitlines(), *untracked.splitlines()})
+    return _changed_from(version['commit'], root)
 
 
-def reuse_warning(version: Optional[Dict], what: str, root: Optional[str] = None
-                  ) -> Optional[str]:
-    """A warning for reusing ``what`` (e.g. "the trained KD run in work_dirs/...") trained with
-    the code ``version``, or None when the training code is the same (or cannot be known: no
-    git now)."""
+def reuse_warning(record: Dict, what: str, root: Optional[str] = None) -> Optional[str]:
+    """A warning for reusing ``what`` (e.g. "The trained KD in work_dirs/...") whose
+    ``train_done.json`` is ``record``, or None when its training code is the current one (or
+    nothing can be known now: no git checkout)."""
     if _git('rev-parse', 'HEAD', root=root) is None:
         return None
     fix = 'Remove the folder (or use another --work-dir) to train it with the current code.'
-    if not version:
+    if 'code' not in record:
         return (f'{what} does not record the code it was trained with (trained before runs '
                 f'recorded it); its numbers may be those of older code. {fix}')
+    version = record['code']
+    if version is None:
+        return (f'{what} was trained outside a git checkout, so the code it was trained with is '
+                f'unknown. {fix}')
+    commit = version.get('commit', '?')[:10]
     changed = changed_since(version, root)
     if changed is None:
-        return (f'{what} was trained at {version.get("commit", "?")[:10]}'
-                f'{" with uncommitted changes" if version.get("dirty") else ""}, so it cannot be '
-                f'told whether the code it was trained with is the current one. {fix}')
+        how = (f'and resumed at {version["resumed_at"].get("commit", "?")[:10]}'
+               if version.get('resumed_at') else 'with uncommitted changes'
+               if version.get('dirty') else '(a commit this checkout does not have)')
+        return (f'{what} was trained at {commit} {how}, so it cannot be told whether the code '
+                f'it was trained with is the current one. {fix}')
     if changed:
         listed = ', '.join(changed[:5]) + (f' and {len(changed) - 5} more'
                                            if len(changed) > 5 else '')
-        return (f'{what} was trained at {version["commit"][:10]}; {len(changed)} file(s) it '
-                f'was trained with changed since ({listed}): its numbers are those of the old '
-                f'code. {fix}')
+        return (f'{what} was trained at {commit}; {len(changed)} file(s) it was trained with '
+                f'changed since ({listed}): its numbers may be those of the old code. {fix}')
     return None

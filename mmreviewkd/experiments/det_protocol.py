@@ -165,7 +165,8 @@ def main(argv: Optional[List[str]] = None) -> Dict:
         teacher=teacher, hcl_weight_choice=dict(split='holdout', seed=args.choice_seed,
                                                 box_ap={str(w): a for w, a in choice.items()}),
         per_seed={str(s): v for s, v in per_seed.items()}, summary=summarise(per_seed),
-        runs={k: {c: v.get(c) for c in ('seconds', 'resumed', 'peak_rss_mb', 's_per_iter')}
+        runs={k: {c: v.get(c) for c in ('seconds', 'resumed', 'peak_rss_mb', 's_per_iter',
+                                         'code', 'code_warning')}
               for k, v in runs.items()})
     out = args.out or osp.join(work, 'protocol.json')
     os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)

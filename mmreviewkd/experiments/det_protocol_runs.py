@@ -10,7 +10,7 @@ import sys
 import time
 from typing import Dict, List, Optional
 
-from .code_version import code_version, reuse_warning
+from .code_version import code_version, reuse_warning, started_version
 from .det_protocol_table import BOX_METRICS
 from .paths import project_root
 from .progress import run_logged
@@ -49,7 +49,9 @@ def _check_made(path: str, made: Dict, work_dir: str) -> None:
 def train(name: str, config: str, work_dir: str, options: List[str]) -> Dict:
     """Train one detector with ``tools/train.py`` unless ``work_dir`` holds the finished run
     (an interrupted one resumes); return its cost record (``train_done.json``; ``resumed``:
-    its ``seconds`` cover only the last part).
+    its ``seconds`` cover only the last part; ``code``: the code it first started from,
+    :mod:`.code_version`), with ``code_warning`` set when a reused run's training code changed
+    since.
 
     Raises:
         RuntimeError: when ``work_dir`` holds a run (finished or cut) made with other options.
@@ -63,22 +65,27 @@ def train(name: str, config: str, work_dir: str, options: List[str]) -> Dict:
         print(f'{LABEL} reusing the trained {name} in {work_dir}', flush=True)
         with open(done) as f:
             record = json.load(f)
-        warning = reuse_warning(record.get('code'), f'The trained {name} in {work_dir}')
-        if warning:
-            print(f'{LABEL} WARNING: {warning}', flush=True)
+        record['code_warning'] = reuse_warning(record, f'The trained {name} in {work_dir}')
+        if record['code_warning']:
+            print(f'{LABEL} WARNING: {record["code_warning"]}', flush=True)
         return record
     resumed = osp.isfile(osp.join(work_dir, 'last_checkpoint'))
     os.makedirs(work_dir, exist_ok=True)
+    now = code_version()  # the code this part runs with (:mod:`.code_version`)
+    first = now
+    if osp.isfile(started):  # a cut run resumes: it first started from that code
+        with open(started) as f:
+            first = json.load(f).get('code', now)
     with open(started, 'w') as f:
-        json.dump(dict(made=made), f, indent=2)
+        json.dump(dict(made=made, code=first), f, indent=2)
     print(f'{LABEL} training {name} -> {work_dir}', flush=True)
-    version = code_version()  # the code the run starts from (:mod:`.code_version`)
+    version = started_version(first, now)
     cost = run_tool([sys.executable, 'tools/train.py', config, '--work-dir', work_dir, '--resume',
                      '--cfg-options', *options], osp.join(work_dir, 'train_stdout.log'))
     record = dict(made=made, resumed=resumed, code=version, **cost, **step_cost(work_dir))
     with open(done, 'w') as f:
         json.dump(record, f, indent=2)
-    return record
+    return dict(record, code_warning=None)
 
 
 def evaluate(config: str, work_dir: str, split: str, options: List[str]) -> Dict[str, float]:

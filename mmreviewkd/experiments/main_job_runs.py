@@ -2,12 +2,13 @@
 a finished one), fit a multi-exit student's vote weights on the validation split and evaluate
 with ``tools/test.py``; evaluations are reused only for the same checkpoint and options."""
 import json
+import os
 import os.path as osp
 import sys
 import time
 from typing import Dict, List, Optional
 
-from .code_version import code_version, reuse_warning
+from .code_version import code_version, reuse_warning, started_version
 from .fmnist_recipe import MULTI_EXIT, eval_options
 from .paths import project_root
 from .progress import JobClock, run_logged
@@ -95,11 +96,17 @@ def fit_run_vote(work_dir: str) -> Dict:
 
 
 def _reuse_or_train(key: str, name: str, config: str, work_dir: str, options: List[str],
-                    epochs: int) -> float:
-    """The training minutes of a finished run in ``work_dir``, or of training it now.
+                    epochs: int) -> Dict:
+    """Train the run in ``work_dir`` unless it is finished; return its record.
 
-    A trained run records its config, options and code version (:mod:`.code_version`); a
-    reused run whose training code changed since is reused with a warning that says so.
+    A run records the code it first started from (``train_started.json``, :mod:`.code_version`)
+    and, when finished, its config, options, minutes and that code (``train_done.json``; a run
+    resumed with other code is marked so). A finished run is reused; when its training code
+    changed since, it is reused with a warning that says so.
+
+    Returns:
+        dict: ``train_minutes``, ``code`` (the recorded version, None outside git) and
+        ``code_warning`` (None, or the warning printed on reuse).
 
     Raises:
         RuntimeError: when ``work_dir`` holds a run trained with another config or options.
@@ -109,27 +116,38 @@ def _reuse_or_train(key: str, name: str, config: str, work_dir: str, options: Li
     trained = not osp.isfile(done)
     if JOB_CLOCK is not None:
         JOB_CLOCK.start(key)
+    warning = None
     if trained:
-        version = code_version()  # before training: the code the run starts from
+        started_file = osp.join(work_dir, 'train_started.json')
+        now = code_version()
+        if osp.isfile(started_file):  # a cut run resumes: it started from that code
+            with open(started_file) as f:
+                started = json.load(f).get('code')
+        else:
+            os.makedirs(work_dir, exist_ok=True)
+            with open(started_file, 'w') as f:
+                json.dump(dict(code=now), f, indent=2)
+            started = now
         minutes = train(name, config, work_dir, options, epochs)
+        record = dict(train_minutes=minutes, **made_now, code=started_version(started, now))
         with open(done, 'w') as f:
-            json.dump(dict(train_minutes=minutes, **made_now, code=version), f, indent=2)
+            json.dump(record, f, indent=2)
     else:
         with open(done) as f:
             record = json.load(f)
-        minutes = record['train_minutes']
         made = {k: record[k] for k in ('config', 'options') if k in record}
         if made and made != made_now:
             raise RuntimeError(
                 f'{work_dir} was trained with other settings ({made}); the folder name does not '
                 f'capture every option. Remove the folder or use another --work-dir.')
         print(f'[main job] reusing the trained {name} in {work_dir}', flush=True)
-        warning = reuse_warning(record.get('code'), f'The trained {name} in {work_dir}')
+        warning = reuse_warning(record, f'The trained {name} in {work_dir}')
         if warning:
             print(f'[main job] WARNING: {warning}', flush=True)
     if JOB_CLOCK is not None:
         JOB_CLOCK.finish(key, trained=trained)
-    return minutes
+    return dict(train_minutes=record['train_minutes'], code=record.get('code'),
+                code_warning=warning)
 
 
 def run_model(key: str, name: str, config: str, work_dir: str, options: List[str],
@@ -137,10 +155,12 @@ def run_model(key: str, name: str, config: str, work_dir: str, options: List[str
     """Train (unless done), fit a multi-exit vote on validation, evaluate on ``split``.
 
     Returns:
-        The metrics of :func:`evaluate`, with ``train_minutes`` and, for a multi-exit student,
-        ``vote_weights`` (the fit on validation).
+        The metrics of :func:`evaluate`, with ``train_minutes``, the code the run was trained
+        with (``code``, ``code_warning``: see :func:`_reuse_or_train`; kept in the job's results
+        JSON) and, for a multi-exit student, ``vote_weights`` (the fit on validation).
     """
-    minutes = _reuse_or_train(key, name, config, work_dir, options, epochs)
+    trained = _reuse_or_train(key, name, config, work_dir, options, epochs)
+    minutes = trained['train_minutes']
     eval_opts = options + eval_options(split, test_size)
     if key not in MULTI_EXIT:
         metrics = evaluate(config, work_dir, split, eval_opts)
@@ -157,7 +177,7 @@ def run_model(key: str, name: str, config: str, work_dir: str, options: List[str
             f'{where}.vote=weighted', f'{where}.vote_weights=[{weights}]'],
                            f'{split}_fitted_vote')
         metrics['vote_weights'] = fitted
-    metrics['train_minutes'] = minutes
+    metrics.update(trained)  # train_minutes, and the code it was trained with
     print(f'[main job]   {name}: top-1 {metrics.get("accuracy/top1", float("nan")):.2f}% on '
           f'{split} ({minutes} min training)', flush=True)
     return metrics

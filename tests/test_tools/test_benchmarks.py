@@ -135,10 +135,12 @@ def test_commit_comparison_takes_medians_per_tree_and_divides_baseline_by_ours()
                                          ours=pytest.approx(2.5 / 2.0))
 
 
-def test_step_summary_reports_the_ratio_its_target_and_the_interleaved_speed_up():
+def test_step_summary_takes_each_row_from_one_run_the_interleaved_one_where_there_is_one():
     from mmreviewkd.experiments.benchmark_tables import format_step_summary
-    data = dict(pairs={'resnet56:resnet20': dict(variants=dict(
-        kd=dict(s_per_step=0.2), reviewkd=dict(s_per_step=0.3)))},
+    data = dict(pairs={'resnet56:resnet20': dict(variants=dict(  # the step table: other figures
+        kd=dict(s_per_step=0.25), reviewkd=dict(s_per_step=0.26))),
+        'resnet32x4:resnet8x4': dict(variants=dict(
+            kd=dict(s_per_step=0.5), reviewkd=dict(s_per_step=0.8)))},
         baseline_comparison=dict(
             settings=dict(baseline='6be73d6', ours='abc1234', rounds=3, iters=5),
             pairs={'resnet56:resnet20': dict(
@@ -149,4 +151,5 @@ def test_step_summary_reports_the_ratio_its_target_and_the_interleaved_speed_up(
     text = format_step_summary(data)
     assert '| resnet56 -> resnet20 | 0.200 | 0.300 | 1.50 (<= 1.35) | 0.400 | 1.33x | 1.05x |' \
         in text
-    assert 'resnet56 -> resnet20 1.90 -> 1.50' in text
+    assert '| resnet32x4 -> resnet8x4 | 0.500 | 0.800 | 1.60 (<= 1.7) | – | – | – |' in text
+    assert 'ReviewKD / KD at 6be73d6: resnet56 -> resnet20 1.90.' in text

@@ -13,6 +13,8 @@ READMEs and result files under ``configs/`` do not. Outside a git checkout of th
 (e.g. a wheel install, even inside some other git repository) nothing is known and the
 functions return None.
 """
+import functools
+import json
 import os
 import os.path as osp
 import subprocess
@@ -32,25 +34,34 @@ def is_training_file(path: str) -> bool:
         path.startswith('mmreviewkd/') and not path.startswith('mmreviewkd/experiments/')))
 
 
-def _git(*args: str, root: Optional[str] = None) -> Optional[str]:
-    """``git args`` in ``root`` (the project root), or None when git is missing, the command
-    fails or ``root`` is not the top of a git checkout (a wheel installed inside another
-    repository). ``GIT_*`` variables of the caller (e.g. a hook's ``GIT_DIR``) are dropped."""
+def _run_git(root: str, *args: str) -> Optional[str]:
+    """``git args`` in ``root`` without the caller's ``GIT_*`` variables (e.g. a hook's
+    ``GIT_DIR``) or optional locks; its output, or None when git is missing or fails."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith('GIT_')}
     try:
-        root = root or project_root()
-        env = {k: v for k, v in os.environ.items() if not k.startswith('GIT_')}
-
-        def run(*a: str) -> Optional[str]:
-            proc = subprocess.run(['git', '--no-optional-locks', *a], cwd=root, env=env,
-                                  capture_output=True, text=True, timeout=30)
-            return proc.stdout if proc.returncode == 0 else None
-
-        top = run('rev-parse', '--show-toplevel')
-        if top is None or osp.realpath(top.strip()) != osp.realpath(root):
-            return None
-        return run(*args)
+        proc = subprocess.run(['git', '--no-optional-locks', *args], cwd=root, env=env,
+                              capture_output=True, text=True, timeout=30)
     except (OSError, subprocess.SubprocessError):
         return None
+    return proc.stdout if proc.returncode == 0 else None
+
+
+@functools.lru_cache(maxsize=None)
+def _is_checkout_top(root: str) -> bool:
+    """Whether ``root`` is the top of a git checkout (not a folder inside another repository,
+    e.g. a wheel's ``mmreviewkd/.mim`` in a virtualenv there); asked once per process."""
+    top = _run_git(root, 'rev-parse', '--show-toplevel')
+    return top is not None and osp.realpath(top.strip()) == osp.realpath(root)
+
+
+def _git(*args: str, root: Optional[str] = None) -> Optional[str]:
+    """``git args`` in ``root`` (the project root), or None when git is missing, the command
+    fails or ``root`` is not the top of a git checkout (:func:`_is_checkout_top`)."""
+    try:
+        root = root or project_root()
+    except OSError:  # no configs/ and tools/ to be found
+        return None
+    return _run_git(root, *args) if _is_checkout_top(root) else None
 
 
 def _training_files(listing: Optional[str]) -> Optional[List[str]]:
@@ -91,6 +102,22 @@ def started_version(started: Optional[Dict], now: Optional[Dict]) -> Optional[Di
     if started is None or now is None or started == now:
         return started if started is not None else now
     return dict(started, resumed_at=now)
+
+
+def record_start(path: str, **fields) -> Optional[Dict]:
+    """Before a run trains (or resumes): write its start record ``path``
+    (``train_started.json``: ``fields`` and the code it first started from, kept from an
+    earlier start of a cut run) and return the version to record when it finishes
+    (:func:`started_version` of that first code and the code now)."""
+    now = code_version()
+    first = now
+    if osp.isfile(path):  # a cut run resumes: it first started from that code
+        with open(path) as f:
+            first = json.load(f).get('code', now)
+    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
+    with open(path, 'w') as f:
+        json.dump(dict(fields, code=first), f, indent=2)
+    return started_version(first, now)
 
 
 def changed_since(version: Optional[Dict], root: Optional[str] = None) -> Optional[List[str]]:

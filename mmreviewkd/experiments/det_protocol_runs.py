@@ -3,14 +3,13 @@ evaluate with ``tools/train.py`` / ``tools/test.py``, each result reused only wh
 with the same settings, and each run's step cost."""
 import glob
 import json
-import os
 import os.path as osp
 import statistics
 import sys
 import time
 from typing import Dict, List, Optional
 
-from .code_version import code_version, reuse_warning, started_version
+from .code_version import record_start, reuse_warning
 from .det_protocol_table import BOX_METRICS
 from .paths import project_root
 from .progress import run_logged
@@ -70,16 +69,8 @@ def train(name: str, config: str, work_dir: str, options: List[str]) -> Dict:
             print(f'{LABEL} WARNING: {record["code_warning"]}', flush=True)
         return record
     resumed = osp.isfile(osp.join(work_dir, 'last_checkpoint'))
-    os.makedirs(work_dir, exist_ok=True)
-    now = code_version()  # the code this part runs with (:mod:`.code_version`)
-    first = now
-    if osp.isfile(started):  # a cut run resumes: it first started from that code
-        with open(started) as f:
-            first = json.load(f).get('code', now)
-    with open(started, 'w') as f:
-        json.dump(dict(made=made, code=first), f, indent=2)
+    version = record_start(started, made=made)  # the code it first started from
     print(f'{LABEL} training {name} -> {work_dir}', flush=True)
-    version = started_version(first, now)
     cost = run_tool([sys.executable, 'tools/train.py', config, '--work-dir', work_dir, '--resume',
                      '--cfg-options', *options], osp.join(work_dir, 'train_stdout.log'))
     record = dict(made=made, resumed=resumed, code=version, **cost, **step_cost(work_dir))

@@ -2,13 +2,12 @@
 a finished one), fit a multi-exit student's vote weights on the validation split and evaluate
 with ``tools/test.py``; evaluations are reused only for the same checkpoint and options."""
 import json
-import os
 import os.path as osp
 import sys
 import time
 from typing import Dict, List, Optional
 
-from .code_version import code_version, reuse_warning, started_version
+from .code_version import record_start, reuse_warning
 from .fmnist_recipe import MULTI_EXIT, eval_options
 from .paths import project_root
 from .progress import JobClock, run_logged
@@ -118,18 +117,9 @@ def _reuse_or_train(key: str, name: str, config: str, work_dir: str, options: Li
         JOB_CLOCK.start(key)
     warning = None
     if trained:
-        started_file = osp.join(work_dir, 'train_started.json')
-        now = code_version()
-        if osp.isfile(started_file):  # a cut run resumes: it started from that code
-            with open(started_file) as f:
-                started = json.load(f).get('code')
-        else:
-            os.makedirs(work_dir, exist_ok=True)
-            with open(started_file, 'w') as f:
-                json.dump(dict(code=now), f, indent=2)
-            started = now
+        version = record_start(osp.join(work_dir, 'train_started.json'))
         minutes = train(name, config, work_dir, options, epochs)
-        record = dict(train_minutes=minutes, **made_now, code=started_version(started, now))
+        record = dict(train_minutes=minutes, **made_now, code=version)
         with open(done, 'w') as f:
             json.dump(record, f, indent=2)
     else:

@@ -6,6 +6,7 @@ import subprocess
 
 import pytest
 
+from mmreviewkd.experiments import code_version as code_version_module
 from mmreviewkd.experiments import main_job_runs
 from mmreviewkd.experiments.code_version import (changed_since, code_version, is_training_file,
                                                  reuse_warning, started_version)
@@ -105,7 +106,7 @@ def test_outside_a_checkout_or_inside_another_repository_nothing_is_known(
 def test_the_main_job_records_the_code_a_run_started_from_and_warns_on_reuse(
         tmp_path, monkeypatch, capsys):
     versions = iter([dict(commit='a' * 40, dirty=False), dict(commit='b' * 40, dirty=False)])
-    monkeypatch.setattr(main_job_runs, 'code_version', lambda: next(versions))
+    monkeypatch.setattr(code_version_module, 'code_version', lambda: next(versions))
 
     def cut(*args, **kwargs):  # the first attempt is interrupted
         raise KeyboardInterrupt

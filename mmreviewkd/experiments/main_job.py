@@ -54,6 +54,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help='train the students under mixed precision (tools/train.py --amp: '
                              'bfloat16 autocast on CPU, fp16 on GPU), the distilled students\' '
                              'teacher forward included; the teacher checkpoint is the fp32 one')
+    parser.add_argument('--review-dtype', choices=['float32', 'bfloat16', 'auto'],
+                        help='arithmetic of the ReviewKD review path '
+                             '(model.distiller.connectors.review.compute_dtype; default: the '
+                             'config\'s, auto = bfloat16 on a CPU with AMX-BF16 or AVX512-BF16)')
     parser.add_argument('--work-dir', default=osp.join('work_dirs', 'fmnist_main'))
     parser.add_argument('--seed', type=int, default=0, help='seed of the student runs')
     parser.add_argument('--teacher-seed', type=int, default=0,
@@ -139,6 +143,8 @@ def student_options(key: str, st: Dict, teacher_ckpt: str) -> List[str]:
     if st.get('amp'):  # what tools/train.py --amp selects
         from mmreviewkd.apis.runner_config import amp_optim_wrapper_type
         options.append(f'optim_wrapper.type={amp_optim_wrapper_type()}')
+    if key in REVIEW and st.get('review_dtype'):
+        options.append(f'model.distiller.connectors.review.compute_dtype={st["review_dtype"]}')
     if key in REVIEW:
         iters = -(-st['train_size'] // st['batch']) * st['epochs']
         options += [f'custom_hooks.0.warmup={max(1, iters // 12)}',
@@ -160,9 +166,12 @@ def main(argv: Optional[List[str]] = None) -> Dict:
         from mmreviewkd.apis.runner_config import amp_optim_wrapper_type
         st['amp'] = ('fp16 AMP' if amp_optim_wrapper_type() == 'AmpOptimWrapper'
                      else 'bfloat16 autocast')
+    if args.review_dtype:  # only then: the published protocol's settings have no `review_dtype`
+        st['review_dtype'] = args.review_dtype
     split = st['eval_split']
     tag = (f'e{st["epochs"]}_n{st["train_size"]}_b{st["batch"]}_s{st["seed"]}'
-           f'{"_amp" if args.amp else ""}')
+           f'{"_amp" if args.amp else ""}'
+           f'{"_review-" + args.review_dtype if args.review_dtype else ""}')
     teacher_tag = (f'e{st["teacher_epochs"]}_n{st["teacher_train_size"]}_b{st["batch"]}'
                    f'_s{st["teacher_seed"]}')
     work_root = osp.abspath(args.work_dir if osp.isabs(args.work_dir)

@@ -1,9 +1,11 @@
 """The ReviewKD review path as one MMRazor connector: student feature list in, fused list out."""
 from typing import List, Optional, Sequence, Tuple
 
+import torch
 from torch import Tensor, nn
 
 from mmreviewkd.registry import MODELS
+from mmreviewkd.utils.cpu_bf16 import cpu_has_native_bf16
 from .abf import ABF
 from .shape_aware_connector import Shape, ShapeAwareConnector
 
@@ -11,6 +13,9 @@ from .shape_aware_connector import Shape, ShapeAwareConnector
 def review_mid_channels(student_channels: Sequence[int], cap: int = 512) -> int:
     """The official CIFAR rule: ``min(cap, channels of the deepest student feature)``."""
     return min(cap, int(student_channels[-1]))
+
+
+COMPUTE_DTYPES = ('float32', 'bfloat16', 'auto')
 
 
 @MODELS.register_module()
@@ -44,6 +49,17 @@ class ReviewKDConnector(ShapeAwareConnector):
         fused_ops (bool): Let every ABF fold ``conv1``'s BatchNorm in training and fuse the
             attention products (same result up to float rounding, fewer memory passes; see
             :mod:`.abf_ops`). ``False`` runs the official modules. Defaults to True.
+        compute_dtype (str): The arithmetic of the review path in training: ``'float32'``
+            (official); ``'bfloat16'``: the student's features are cast to bfloat16 and the ABF
+            chain runs under bfloat16 autocast (the BatchNorm statistics of the folded ``conv1``
+            and the running statistics stay float32; the fused maps come out in bfloat16 and
+            HCL computes in float32); ``'auto'``: ``'bfloat16'`` for features on a CPU with
+            bfloat16 arithmetic in hardware (AMX-BF16 or AVX512-BF16,
+            :func:`~mmreviewkd.utils.cpu_has_native_bf16`), ``'float32'`` everywhere else (GPU
+            runs use ``--amp``). Student, teacher and the other losses keep their own
+            precision. Under an enclosing autocast (``--amp``) nothing changes. Defaults to
+            ``'float32'``; the classification configs set ``'auto'`` (measured step time,
+            gradient deviation and accuracy in docs/benchmarks.md).
         init_cfg (dict, optional): MMEngine init config. Defaults to None (the ABFs keep the
             official kaiming-uniform initialisation).
     """
@@ -56,8 +72,15 @@ class ReviewKDConnector(ShapeAwareConnector):
                  teacher_sizes: Optional[Sequence[Sequence[int]]] = None,
                  split_attention: bool = True,
                  fused_ops: bool = True,
+                 compute_dtype: str = 'float32',
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
+        if compute_dtype not in COMPUTE_DTYPES:
+            raise ValueError(
+                f'ReviewKDConnector: `compute_dtype` must be one of {list(COMPUTE_DTYPES)}, got '
+                f'{compute_dtype!r}. Set it in the connector config '
+                '(`model.distiller.connectors.<name>.compute_dtype`).')
+        self.compute_dtype = compute_dtype
         self.cfg_in_channels = list(in_channels) if in_channels is not None else None
         self.cfg_out_channels = list(out_channels) if out_channels is not None else None
         self.cfg_mid_channels = mid_channels
@@ -145,6 +168,14 @@ class ReviewKDConnector(ShapeAwareConnector):
         if not self.fixed_teacher_sizes:
             self._batch_teacher_sizes = [tuple(int(d) for d in s) for s in sizes]
 
+    def autocast_dtype(self, device: torch.device) -> Optional[torch.dtype]:
+        """The lower precision the review path runs in for features on ``device`` (None:
+        their own), from ``compute_dtype``."""
+        if self.compute_dtype == 'bfloat16' or (
+                self.compute_dtype == 'auto' and device.type == 'cpu' and cpu_has_native_bf16()):
+            return torch.bfloat16
+        return None
+
     def forward_train(self, feature: Sequence[Tensor]) -> List[Tensor]:
         """Review the student's features.
 
@@ -154,7 +185,7 @@ class ReviewKDConnector(ShapeAwareConnector):
 
         Returns:
             list[Tensor]: Fused features shallow -> deep, level ``i`` of shape
-            (N, out_channels[i], Ht_i, Wt_i).
+            (N, out_channels[i], Ht_i, Wt_i); in bfloat16 when ``compute_dtype`` selects it.
         """
         if not self.is_built:
             raise RuntimeError(
@@ -167,6 +198,15 @@ class ReviewKDConnector(ShapeAwareConnector):
         if len(sizes) != len(feature):
             raise ValueError(f'ReviewKDConnector: {len(sizes)} teacher sizes for '
                              f'{len(feature)} feature levels')
+        dtype = self.autocast_dtype(feature[0].device)
+        if dtype is None:
+            return self._review(feature, sizes)
+        with torch.autocast(device_type=feature[0].device.type, dtype=dtype):
+            return self._review([x.to(dtype) for x in feature], sizes)
+
+    def _review(self, feature: Sequence[Tensor],
+                sizes: Sequence[Optional[Tuple[int, int]]]) -> List[Tensor]:
+        """The ABF chain, deepest first; the outputs shallow -> deep."""
         results: List[Tensor] = []
         residual: Optional[Tensor] = None
         for x, abf, size in zip(reversed(feature), reversed(self.abfs), reversed(sizes)):

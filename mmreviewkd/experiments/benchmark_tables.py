@@ -26,7 +26,11 @@ def step_ratios(row: Dict) -> Dict[str, float]:
                                                   t('reviewkd_split_only')),
         'speedup: channels_last (split attention)': (t('reviewkd_split_only'),
                                                      t('reviewkd_unfused')),
-        'speedup: fused ABF ops + nested HCL pools': (t('reviewkd_unfused'), t('reviewkd')),
+        # tables measured before compute_dtype have no reviewkd_float32: reviewkd was float32
+        'speedup: fused ABF ops + nested HCL pools': (t('reviewkd_unfused'),
+                                                      t('reviewkd_float32') or t('reviewkd')),
+        'speedup: review path in bf16 (compute_dtype auto)': (t('reviewkd_float32'),
+                                                              t('reviewkd')),
         'speedup: teacher inference_mode': (t('reviewkd'), t('reviewkd_inference_mode')),
         'speedup: compiled connector': (t('reviewkd'), t('reviewkd_compiled')),
         'speedup: channels_last student alone': (t('student'), t('student_channels_last')),

@@ -9,7 +9,7 @@ from typing import Dict, List, Optional
 from .step_models import build, fake_batch, model_cfg
 
 # every option off: the official formulation in the default memory format
-OFFICIAL = dict(connector=dict(split_attention=False, fused_ops=False),
+OFFICIAL = dict(connector=dict(split_attention=False, fused_ops=False, compute_dtype='float32'),
                 hcl=dict(nested_pools=False, fused_ops=False),
                 model=dict(channels_last=False, teacher_fold_bn=False))
 DEFAULTS = dict(connector=dict(split_attention=True, fused_ops=True),
@@ -24,7 +24,10 @@ VARIANTS: Dict[str, dict] = {
     'channels_last': dict(model=dict(channels_last=True)),
     'teacher_fold_bn': dict(model=dict(teacher_fold_bn=True)),
     "teacher_grad_mode='inference_mode'": dict(model=dict(teacher_grad_mode='inference_mode')),
-    'defaults (all of the above but inference_mode)': DEFAULTS,
+    "compute_dtype='bfloat16' (the review path)": dict(connector=dict(compute_dtype='bfloat16')),
+    'defaults, review path in float32 (all of the above but inference_mode)': DEFAULTS,
+    "defaults (+ compute_dtype='bfloat16', what 'auto' gives on an AMX / AVX512-BF16 CPU)":
+        dict(DEFAULTS, connector=dict(DEFAULTS['connector'], compute_dtype='bfloat16')),
     'defaults + bf16 autocast (--amp)': dict(DEFAULTS, amp=True),
 }
 

@@ -15,10 +15,10 @@ from .paths import project_root
 
 ROOT = project_root()
 VARIANTS = ['student', 'student_channels_last', 'kd', 'reviewkd', 'reviewkd_reference',
-            'reviewkd_split_only', 'reviewkd_unfused', 'reviewkd_inference_mode',
-            'reviewkd_compiled', 'tskd']
+            'reviewkd_split_only', 'reviewkd_unfused', 'reviewkd_float32',
+            'reviewkd_inference_mode', 'reviewkd_compiled', 'tskd']
 # the official formulation, every speed option off
-OFFICIAL_CONNECTOR = dict(split_attention=False, fused_ops=False)
+OFFICIAL_CONNECTOR = dict(split_attention=False, fused_ops=False, compute_dtype='float32')
 # KD is the ReviewKD pair config with this config's distiller (0.1 CE + 0.9 KL at T = 4)
 KD_CONFIG = 'configs/fashion_mnist/kd_resnet56_resnet20_fmnist.py'
 
@@ -53,6 +53,8 @@ def model_cfg(variant: str, teacher: str, student: str) -> Optional[dict]:
         distiller['distill_losses']['loss_hcl'].update(nested_pools=False, fused_ops=False)
         model['channels_last'] = variant == 'reviewkd_unfused'
         model['teacher_fold_bn'] = False
+    elif variant == 'reviewkd_float32':  # the defaults with the review path in float32
+        model['distiller']['connectors']['review']['compute_dtype'] = 'float32'
     elif variant == 'reviewkd_inference_mode':
         model['teacher_grad_mode'] = 'inference_mode'
     elif variant == 'reviewkd_compiled':

@@ -168,3 +168,22 @@ def test_a_running_tool_prints_a_line_every_interval_even_before_training(tmp_pa
                         str(tmp_path / 'log'), cwd=str(tmp_path), every=1.0)
     lines = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith('[main job]')]
     assert len(lines) >= 2 and all('starting' in ln for ln in lines)
+
+
+def test_review_dtype_reaches_the_review_connector_of_review_methods_only():
+    from mmreviewkd.experiments.fmnist_recipe import REVIEW, job_settings
+    st = job_settings()
+    key = 'model.distiller.connectors.review.compute_dtype'
+    assert not any(o.startswith(key) for o in main_job.student_options('reviewkd', st, 't.pth'))
+    st['review_dtype'] = 'float32'
+    for method in REVIEW:
+        assert f'{key}=float32' in main_job.student_options(method, st, 't.pth')
+    for method in ('student', 'kd', 'tskd'):
+        assert not any(o.startswith(key) for o in main_job.student_options(method, st, 't.pth'))
+    # and the configs of the REVIEW methods have that connector
+    from mmengine.config import Config
+
+    from mmreviewkd.experiments.fmnist_recipe import METHODS
+    for method in REVIEW:
+        cfg = Config.fromfile(osp.join(ROOT, 'configs', METHODS[method][1]))
+        assert cfg.model.distiller.connectors.review.compute_dtype == 'auto'

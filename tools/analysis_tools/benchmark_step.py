@@ -17,7 +17,9 @@ recorders). Variants:
 * ``reviewkd_reference``: the official formulation and memory format (concat attention,
   contiguous, unfused ABF ops, HCL pools from the full map), i.e. every speed-up off;
   ``reviewkd_split_only``: + split attention; ``reviewkd_unfused``: + ``channels_last`` (the
-  defaults before the fused ABF ops and nested HCL pools);
+  defaults before the fused ABF ops and nested HCL pools); ``reviewkd_float32``: the defaults
+  with the review path in float32 (``compute_dtype='float32'``; ``reviewkd`` has the configs'
+  ``'auto'``, bfloat16 on a CPU with AMX-BF16 / AVX512-BF16);
   ``reviewkd_inference_mode``: the teacher under ``torch.inference_mode``;
   ``reviewkd_compiled``: ``torch.compile`` of the connector (skipped with ``--no-compile``);
 * a minimal hand-written PyTorch loop of the ReviewKD math (teacher forward in the algorithm's

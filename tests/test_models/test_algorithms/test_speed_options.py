@@ -14,10 +14,11 @@ from mmreviewkd.registry import MODELS
 def algorithm(classifier_cfg, review_distiller_cfg):
     """Factory: a ReviewKD or TSKD + ReviewKD algorithm (R14 -> R8) with the given options."""
     def make(kind, split_attention=True, fused_ops=True, nested_pools=True, hcl_fused_ops=True,
-             **options):
+             compute_dtype='float32', **options):
         distiller = review_distiller_cfg(0.7, hcl=dict(nested_pools=nested_pools,
                                                        fused_ops=hcl_fused_ops),
-                                         split_attention=split_attention, fused_ops=fused_ops)
+                                         split_attention=split_attention, fused_ops=fused_ops,
+                                         compute_dtype=compute_dtype)
         if kind == 'reviewkd':
             cfg = dict(type='ReviewKDDistill', architecture=classifier_cfg(8),
                        teacher=classifier_cfg(14), distiller=distiller)
@@ -63,6 +64,19 @@ def test_channels_last_is_the_default_for_classifiers_only_and_can_be_turned_off
     assert seen == [True]
 
 
+def official_and_state(algorithm, kind):
+    """The official formulation (fp32) with a teacher whose BatchNorms are far from identity
+    (so ``teacher_fold_bn`` folds something), and its state dict."""
+    torch.manual_seed(0)
+    reference = algorithm(kind, **OFFICIAL)
+    with torch.no_grad():
+        for bn in reference.teacher.modules():
+            if isinstance(bn, torch.nn.BatchNorm2d):
+                bn.weight.uniform_(0.5, 1.5), bn.bias.normal_(), bn.running_mean.normal_()
+                bn.running_var.uniform_(0.5, 2.0)
+    return reference, copy.deepcopy(reference.state_dict())
+
+
 # every speed option off: the official formulation in the default memory format
 OFFICIAL = dict(split_attention=False, fused_ops=False, nested_pools=False, hcl_fused_ops=False,
                 channels_last=False, teacher_fold_bn=False)
@@ -91,14 +105,7 @@ def relative_l2(grads, ref_grads):
 ], ids=['split_attention', 'fused_ops', 'nested_pools', 'hcl_fused_ops', 'channels_last',
         'teacher_fold_bn', 'inference_mode', 'defaults'])
 def test_speed_options_keep_losses_and_gradients(algorithm, kind, options, tolerance):
-    torch.manual_seed(0)
-    reference = algorithm(kind, **OFFICIAL)
-    with torch.no_grad():  # a teacher with BatchNorms far from identity (teacher_fold_bn)
-        for bn in reference.teacher.modules():
-            if isinstance(bn, torch.nn.BatchNorm2d):
-                bn.weight.uniform_(0.5, 1.5), bn.bias.normal_(), bn.running_mean.normal_()
-                bn.running_var.uniform_(0.5, 2.0)
-    state = copy.deepcopy(reference.state_dict())
+    reference, state = official_and_state(algorithm, kind)
     fast = algorithm(kind, **dict(OFFICIAL, **options))
     if options.get('teacher_fold_bn'):  # the option really folds (the check did not refuse)
         assert fast._teacher_bn_folding is not None and fast._teacher_bn_folding.pairs
@@ -110,6 +117,30 @@ def test_speed_options_keep_losses_and_gradients(algorithm, kind, options, toler
     assert set(ref_grads) == set(fast_grads)
     assert not any(n.startswith('teacher.') for n in ref_grads)
     assert relative_l2(fast_grads, ref_grads) <= tolerance
+
+
+# compute_dtype='bfloat16' (what the classification configs' 'auto' gives on a CPU with
+# AMX-BF16 / AVX512-BF16) is not a reformulation: the review path rounds to bf16 (2^-8), and
+# its BatchNorm backward passes amplify that. Measured on these R14 -> R8 models (batch 4): HCL
+# loss within 1e-5 relative for ReviewKD, a few 1e-4 for TSKD + ReviewKD; all gradients
+# 2.2-2.3 % relative L2 for ReviewKD, 5.6-6.4 % for TSKD + ReviewKD, alone and with the other
+# defaults (docs/results/grad_deviation.json has the R56 -> R20 figures; the protocol's
+# accuracy in docs/benchmarks.md).
+@pytest.mark.parametrize('kind,tolerance', [('reviewkd', 5e-2), ('tskd', 1.2e-1)])
+@pytest.mark.parametrize('others', [{}, dict(split_attention=True, fused_ops=True,
+                                             nested_pools=True, hcl_fused_ops=True,
+                                             channels_last=True, teacher_fold_bn=True)],
+                         ids=['alone', 'with_the_other_defaults'])
+def test_bfloat16_review_path_stays_within_bf16_rounding(algorithm, kind, tolerance, others):
+    reference, state = official_and_state(algorithm, kind)
+    fast = algorithm(kind, **dict(OFFICIAL, compute_dtype='bfloat16', **others))
+    ref_losses, ref_grads = losses_and_grads(reference, state)
+    fast_losses, fast_grads = losses_and_grads(fast, state)
+    for name, value in ref_losses.items():
+        rtol = 1e-3 if name == 'distill.loss_hcl' else 1e-5  # only the review path rounds
+        torch.testing.assert_close(fast_losses[name], value, rtol=rtol, atol=1e-6, msg=name)
+    assert set(ref_grads) == set(fast_grads)
+    assert 1e-4 < relative_l2(fast_grads, ref_grads) <= tolerance  # it does round
 
 
 def test_bad_speed_options_name_the_key(algorithm):

@@ -168,3 +168,60 @@ def test_connector_build_errors_name_the_keys():
         ReviewKDConnector().build_chain([(16, 8, 8), (64, 1, 1)], [(16, 8, 8), (64, 4, 4)])
     with pytest.raises(RuntimeError, match='not built'):
         ReviewKDConnector()([torch.randn(1, 4, 2, 2)])
+
+
+def test_compute_dtype_rejects_unknown_values_naming_the_key():
+    with pytest.raises(ValueError, match=r'connectors.<name>.compute_dtype'):
+        ReviewKDConnector(compute_dtype='bf16')
+
+
+def test_auto_compute_dtype_is_bfloat16_only_on_a_cpu_with_native_bf16(monkeypatch):
+    from mmreviewkd.models.connectors import review_connector
+    cpu, cuda = torch.device('cpu'), torch.device('cuda')
+    for native in (True, False):
+        monkeypatch.setattr(review_connector, 'cpu_has_native_bf16', lambda: native)
+        assert ReviewKDConnector(compute_dtype='auto').autocast_dtype(cpu) == (
+            torch.bfloat16 if native else None)
+        assert ReviewKDConnector(compute_dtype='auto').autocast_dtype(cuda) is None
+        assert ReviewKDConnector(compute_dtype='bfloat16').autocast_dtype(cpu) == torch.bfloat16
+        assert ReviewKDConnector().autocast_dtype(cpu) is None  # the default: float32
+
+
+def _relative(a, b):
+    return ((a.double() - b.double()).norm() / b.double().norm()).item()
+
+
+@pytest.mark.parametrize('memory_format', [torch.channels_last, torch.contiguous_format])
+def test_bfloat16_review_path_runs_in_bf16_within_bf16_rounding_of_float64(memory_format):
+    """``compute_dtype='bfloat16'``: the fused maps come out in bfloat16, the student's
+    features get float32 gradients, and outputs, loss and gradients stay within a few bf16
+    rounding steps (2^-8 = 0.4 %) of the official formulation in float64 (measured: outputs
+    0.56 %, loss 8e-5, input gradients 0.7-0.8 %; float32: 5e-7); the running statistics stay
+    float32."""
+    torch.manual_seed(0)
+    shapes = [(16, 16, 16), (32, 8, 8), (64, 4, 4), (64, 1, 1)]  # R56 -> R20 at half size
+    bf16 = ReviewKDConnector(compute_dtype='bfloat16')
+    bf16.build_chain(shapes, shapes)
+    for p in bf16.parameters():
+        p.data.add_(0.1 * torch.randn_like(p))
+    bf16.to(memory_format=memory_format)
+    feats = [torch.randn(8, *s).contiguous(memory_format=memory_format).requires_grad_()
+             for s in shapes]
+    t_feats = [torch.randn(8, *s) for s in shapes]
+    out = bf16(feats)
+    assert all(o.dtype == torch.bfloat16 for o in out)
+    loss = hcl_loss(out, t_feats)
+    assert loss.dtype == torch.float32
+    loss.backward()
+    assert all(f.grad.dtype == torch.float32 for f in feats)
+    assert all(b.dtype == torch.float32 for n, b in bf16.named_buffers() if 'running' in n)
+    # the reference: the official formulation in float64 on the same parameters
+    feats64 = [f.detach().double().requires_grad_() for f in feats]
+    ref = _ref_review(feats64, bf16.double(), [s[1] for s in shapes])
+    ref_loss = _ref_hcl(ref, [t.double() for t in t_feats])
+    ref_loss.backward()
+    assert _relative(torch.cat([o.flatten() for o in out]),
+                     torch.cat([r.flatten() for r in ref])) < 1e-2
+    assert abs(loss.item() - ref_loss.item()) / ref_loss.item() < 5e-4
+    assert _relative(torch.cat([f.grad.flatten() for f in feats]),
+                     torch.cat([f.grad.flatten() for f in feats64])) < 2e-2

@@ -33,3 +33,18 @@ def test_compare_pairs_seeds_and_marks_a_consistent_shift_beyond_noise(tmp_path)
     assert review['fp32']['mean'] == pytest.approx(84.0)
     table = format_comparison(data)
     assert '| ReviewKD | 84.00 ± 1.00 | 83.00 ± 1.00 | -1.00 ± 0.00 | **no** |' in table
+
+
+def test_review_dtype_runs_of_one_work_dir_are_paired_by_their_suffixes(tmp_path):
+    from mmreviewkd.experiments.amp_protocol import REVIEW_DTYPE_RUNS, REVIEW_DTYPE_TEXT
+    for seed, (fp32, bf16) in enumerate([(84.0, 84.2), (85.0, 84.9), (83.0, 83.1)]):
+        for suffix, top1 in zip(REVIEW_DTYPE_RUNS, (fp32, bf16)):
+            results = dict(reviewkd=dict(rows={'ReviewKD': dict(top1=top1)}))
+            (tmp_path / f'results_e1_n20000_b64_s{seed}{suffix}_test.json').write_text(
+                json.dumps(dict(results=results)))
+    data = compare(str(tmp_path), str(tmp_path), [0, 1, 2], suffixes=REVIEW_DTYPE_RUNS,
+                   what=REVIEW_DTYPE_TEXT)
+    review = data['rows']['ReviewKD']
+    assert review['diff']['values'] == pytest.approx([0.2, -0.1, 0.1])
+    assert review['within_noise'] is True
+    assert "review path only" in format_comparison(data)

@@ -2,6 +2,7 @@
 from typing import List, Optional, Sequence, Tuple
 
 import torch
+from mmengine.logging import print_log
 from torch import Tensor, nn
 
 from mmreviewkd.registry import MODELS
@@ -81,6 +82,7 @@ class ReviewKDConnector(ShapeAwareConnector):
                 f'{compute_dtype!r}. Set it in the connector config '
                 '(`model.distiller.connectors.<name>.compute_dtype`).')
         self.compute_dtype = compute_dtype
+        self._logged_dtype: Optional[str] = None  # what the log said the review path runs in
         self.cfg_in_channels = list(in_channels) if in_channels is not None else None
         self.cfg_out_channels = list(out_channels) if out_channels is not None else None
         self.cfg_mid_channels = mid_channels
@@ -199,10 +201,21 @@ class ReviewKDConnector(ShapeAwareConnector):
             raise ValueError(f'ReviewKDConnector: {len(sizes)} teacher sizes for '
                              f'{len(feature)} feature levels')
         dtype = self.autocast_dtype(feature[0].device)
+        self._log_dtype(dtype, feature[0])
         if dtype is None:
             return self._review(feature, sizes)
         with torch.autocast(device_type=feature[0].device.type, dtype=dtype):
             return self._review([x.to(dtype) for x in feature], sizes)
+
+    def _log_dtype(self, dtype: Optional[torch.dtype], x: Tensor) -> None:
+        """Say once (and again if it changes) what the review path runs in: 'auto' depends on
+        the machine, and the dumped config does not show what it chose."""
+        running = str(dtype or x.dtype).replace('torch.', '')
+        if running != self._logged_dtype:
+            self._logged_dtype = running
+            print_log(f'ReviewKDConnector: the review path runs in {running} '
+                      f'(compute_dtype={self.compute_dtype!r}, features on {x.device.type})',
+                      logger='current')
 
     def _review(self, feature: Sequence[Tensor],
                 sizes: Sequence[Optional[Tuple[int, int]]]) -> List[Tensor]:

@@ -38,13 +38,20 @@ def step_ratios(row: Dict) -> Dict[str, float]:
     return {k: a / b for k, (a, b) in pairs.items() if a and b}
 
 
+def review_path_note(settings: Dict) -> str:
+    """``', ReviewKD's review path in ...'`` where the measurement recorded it (those before
+    ``compute_dtype`` ran it in float32 and did not)."""
+    return (f", ReviewKD's review path in {settings['review_path']}"
+            if settings.get('review_path') else '')
+
+
 def format_step_pair(pair: str, data: Dict) -> str:
     """A markdown table of one teacher:student pair's step times, and its ratios."""
     teacher, student = pair.split(':')
     settings = data['settings']
     lines = [f'{teacher} -> {student}, batch {settings["batch"]}, 3x32x32, '
-             f'{settings["threads"]} threads, {settings.get("amp", "fp32")}, torch '
-             f'{settings["torch"]}, median of '
+             f'{settings["threads"]} threads, {settings.get("amp", "fp32")}'
+             f'{review_path_note(settings)}, torch {settings["torch"]}, median of '
              f'{STEP_ROUNDS} rounds of {settings["iters"]} steps', '',
              '| variant | s/step | x student | step peak MB | extra params | hand-written s/step |',
              '|---|---:|---:|---:|---:|---:|']
@@ -173,7 +180,7 @@ def format_step_summary(data: Dict) -> str:
         st = cmp['settings']
         lines += ['', f'{base} vs. {st["ours"]} measured side by side, interleaved '
                       f'({st["rounds"]} rounds of {st["iters"]} steps, each variant of each tree '
-                      f'in its own process, median), by '
+                      f'in its own process, median{review_path_note(st)}), by '
                       f'`tools/analysis_tools/compare_step_commits.py`: every column of a row '
                       f'comes from that one run. ReviewKD / KD at {base}: '
                       + ', '.join(f'{p.replace(":", " -> ")} {c["reviewkd_vs_kd"]["baseline"]:.2f}'

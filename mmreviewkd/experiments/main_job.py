@@ -169,9 +169,10 @@ def main(argv: Optional[List[str]] = None) -> Dict:
     if args.review_dtype:  # only then: the published protocol's settings have no `review_dtype`
         st['review_dtype'] = args.review_dtype
     split = st['eval_split']
-    tag = (f'e{st["epochs"]}_n{st["train_size"]}_b{st["batch"]}_s{st["seed"]}'
-           f'{"_amp" if args.amp else ""}'
-           f'{"_review-" + args.review_dtype if args.review_dtype else ""}')
+    run_tag = (f'e{st["epochs"]}_n{st["train_size"]}_b{st["batch"]}_s{st["seed"]}'
+               f'{"_amp" if args.amp else ""}')
+    review_suffix = f'_review-{args.review_dtype}' if args.review_dtype else ''
+    tag = run_tag + review_suffix  # of the results: another review dtype, other results
     teacher_tag = (f'e{st["teacher_epochs"]}_n{st["teacher_train_size"]}_b{st["batch"]}'
                    f'_s{st["teacher_seed"]}')
     work_root = osp.abspath(args.work_dir if osp.isabs(args.work_dir)
@@ -188,8 +189,9 @@ def main(argv: Optional[List[str]] = None) -> Dict:
     for key in args.methods:
         name, cfg = METHODS[key]
         # a distilled student's folder names its teacher: another teacher, another run
-        run_dir = osp.join(work_root, f'{key}_{tag}' if key in NO_TEACHER
-                           else f'{key}_{tag}_T{teacher_tag}')
+        key_tag = run_tag + review_suffix if key in REVIEW else run_tag  # others: the same run
+        run_dir = osp.join(work_root, f'{key}_{key_tag}' if key in NO_TEACHER
+                           else f'{key}_{key_tag}_T{teacher_tag}')
         results[key] = runs.run_model(
             key, name, osp.join(project_root(), 'configs', cfg), run_dir,
             student_options(key, st, results['teacher']['exported']), split, st['test_size'],

@@ -1,10 +1,12 @@
 """Whether this CPU does bfloat16 arithmetic in hardware.
 
-On x86 CPUs with AMX-BF16 or AVX512-BF16 (Intel Sapphire Rapids and later, AMD Zen 4 and later)
-oneDNN runs bfloat16 convolutions and matrix products natively, at up to twice the float32
-rate and half its memory traffic. Elsewhere PyTorch emulates bfloat16, which is slower than
-float32: an ``'auto'`` choice of bfloat16 (``ReviewKDConnector(compute_dtype='auto')``) is made
-only where this returns True.
+On x86 CPUs with AVX512-BF16 (Intel Cooper Lake, AMD Zen 4 and later) or AMX-BF16 (Intel
+Sapphire Rapids and later) oneDNN runs bfloat16 convolutions and matrix products natively: AMX
+at several times the float32 rate, both with half its memory traffic. Elsewhere PyTorch emulates
+bfloat16, which is slower than float32: an ``'auto'`` choice of bfloat16
+(``ReviewKDConnector(compute_dtype='auto')``) is made only where this returns True. Read from
+``/proc/cpuinfo`` (Linux, x86): other systems, ARM CPUs with bf16 instructions and a
+``DNNL_MAX_CPU_ISA`` below AVX512-BF16 get False, the conservative answer.
 """
 import functools
 

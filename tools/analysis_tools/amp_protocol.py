@@ -1,4 +1,6 @@
-"""bf16 autocast against fp32 on the Fashion-MNIST protocol, paired per seed.
+"""bf16 against fp32 on the Fashion-MNIST protocol, paired per seed (--amp runs, or --review-dtype).
+
+The whole step under bf16 autocast (``--amp``), from two work dirs:
 
     python tools/fmnist_benchmark.py --seeds 0 1 2 --methods student kd reviewkd tskd \
         --work-dir work_dirs/fmnist_fp32 --out work_dirs/protocol_fp32
@@ -19,6 +21,7 @@ Reads the main job's per-seed results of both work dirs (logic in
 docs/benchmarks.md by results_tables.py).
 """
 import argparse
+import os.path as osp
 
 from mmreviewkd.experiments.amp_protocol import (REVIEW_DTYPE_RUNS, REVIEW_DTYPE_TEXT, compare,
                                                  format_comparison)
@@ -35,7 +38,8 @@ def main(argv=None) -> dict:
     parser.add_argument('--review-work-dir', default='work_dirs/rv_protocol')
     parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
     parser.add_argument('--commit', help='the commit the runs were trained at (recorded)')
-    parser.add_argument('--out', default='work_dirs/benchmarks/bf16_protocol.json')
+    parser.add_argument('--out', help='default: work_dirs/benchmarks/bf16_protocol.json, or '
+                                      'bf16_review_protocol.json with --review-dtype')
     args = parser.parse_args(argv)
     if args.review_dtype:
         result = compare(args.review_work_dir, args.review_work_dir, args.seeds,
@@ -43,6 +47,9 @@ def main(argv=None) -> dict:
     else:
         result = compare(args.fp32_work_dir, args.amp_work_dir, args.seeds)
     result['commit'] = args.commit
+    if args.out is None:
+        args.out = osp.join('work_dirs', 'benchmarks', 'bf16_review_protocol.json'
+                            if args.review_dtype else 'bf16_protocol.json')
     print(format_comparison(result))
     write_json(result, args.out)
     return result

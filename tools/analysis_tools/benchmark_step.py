@@ -45,6 +45,7 @@ from typing import Dict, List, Optional
 from mmreviewkd.experiments.benchmark_tables import STEP_ROUNDS, format_step_pair, step_ratios
 from mmreviewkd.experiments.json_io import write_json
 from mmreviewkd.experiments.step_models import (VARIANTS, build, config_path, fake_batch,
+                                                review_path_setting,
                                                 mmengine_stepper, model_cfg, run_step_worker,
                                                 seconds_per_step, to_channels_last)
 
@@ -204,7 +205,8 @@ def main(argv=None) -> Dict:
     results = dict(settings=dict(batch=args.batch, iters=args.iters, warmup=args.warmup,
                                  threads=args.threads or torch.get_num_threads(),
                                  torch=torch.__version__, input='3x32x32 random, 100 classes',
-                                 amp='bfloat16 autocast' if args.amp else 'fp32'),
+                                 amp='bfloat16 autocast' if args.amp else 'fp32',
+                                 review_path=review_path_setting()),
                    pairs={})
     for pair in args.pairs:
         row = {}

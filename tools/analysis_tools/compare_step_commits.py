@@ -22,7 +22,7 @@ import time
 from typing import Dict, List
 
 from mmreviewkd.experiments.json_io import write_json
-from mmreviewkd.experiments.step_models import run_step_worker
+from mmreviewkd.experiments.step_models import review_path_setting, run_step_worker
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -74,7 +74,8 @@ def main(argv=None) -> Dict:
                                                                       'HEAD'),
         ours_dirty=bool(git('status', '--porcelain', '--untracked-files=no')),
         rounds=args.rounds, batch=args.batch, iters=args.iters, warmup=args.warmup,
-        threads=args.threads or torch.get_num_threads(), torch=torch.__version__), pairs={})
+        threads=args.threads or torch.get_num_threads(), torch=torch.__version__,
+        review_path=review_path_setting()), pairs={})
     t0 = time.time()
     for pair in args.pairs:
         times = {tree: {v: [] for v in args.variants} for tree in trees}

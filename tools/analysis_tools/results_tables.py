@@ -14,6 +14,8 @@ README; everything between the markers is replaced by the table rendered from NA
   from compare_step_commits.py); ``step_summary``: its README summary;
 * ``training_step_amp``: ``docs/results/step_amp.json`` (benchmark_step.py --amp);
 * ``bf16_protocol``: ``docs/results/bf16_protocol.json`` (amp_protocol.py);
+* ``bf16_review_protocol``: ``docs/results/bf16_review_protocol.json`` (amp_protocol.py
+  --review-dtype);
 * ``step_profile``: ``docs/results/profile_step.json`` (profile_step.py);
 * ``grad_deviation``: ``docs/results/grad_deviation.json`` (grad_deviation.py);
 * ``inference``: ``docs/results/inference.json`` (benchmark_inference.py);
@@ -51,6 +53,7 @@ SOURCES = dict(
     training_step='docs/results/step.json',
     training_step_amp='docs/results/step_amp.json',
     bf16_protocol='docs/results/bf16_protocol.json',
+    bf16_review_protocol='docs/results/bf16_review_protocol.json',
     step_profile='docs/results/profile_step.json',
     grad_deviation='docs/results/grad_deviation.json',
     inference='docs/results/inference.json',
@@ -64,7 +67,7 @@ FILES = {
     'docs/main_job.md': ['main_job_validation'],
     'docs/benchmarks.md': ['fmnist_protocol', 'fmnist_protocol_3seeds', 'fmnist_reproduction',
                            'training_step', 'step_profile', 'bf16_protocol', 'training_step_amp',
-                           'inference'],
+                           'bf16_review_protocol', 'inference'],
     'configs/fashion_mnist/README.md': ['fmnist_protocol'],
     'configs/reviewkd/README.md': ['fmnist_protocol', 'grad_deviation'],
     'configs/tskd/README.md': ['fmnist_protocol', 'early_exit'],
@@ -145,6 +148,10 @@ def bf16_protocol() -> str:
     return format_bf16_protocol(_json('bf16_protocol'))
 
 
+def bf16_review_protocol() -> str:
+    return format_bf16_protocol(_json('bf16_review_protocol'))
+
+
 def inference() -> str:
     return format_inference_table(_json('inference'))
 
@@ -195,7 +202,8 @@ BLOCKS: Dict[str, Callable[[], str]] = dict(
     main_job_validation=main_job_validation, fmnist_protocol_3seeds=fmnist_protocol_3seeds,
     training_step=training_step, inference=inference, early_exit=early_exit,
     det_protocol=det_protocol, step_profile=step_profile, grad_deviation=grad_deviation,
-    step_summary=step_summary, training_step_amp=training_step_amp, bf16_protocol=bf16_protocol)
+    step_summary=step_summary, training_step_amp=training_step_amp, bf16_protocol=bf16_protocol,
+    bf16_review_protocol=bf16_review_protocol)
 
 
 def fill(text: str, name: str, body: str, path: str) -> str:

@@ -50,17 +50,20 @@ class ReviewKDConnector(ShapeAwareConnector):
         fused_ops (bool): Let every ABF fold ``conv1``'s BatchNorm in training and fuse the
             attention products (same result up to float rounding, fewer memory passes; see
             :mod:`.abf_ops`). ``False`` runs the official modules. Defaults to True.
-        compute_dtype (str): The arithmetic of the review path in training: ``'float32'``
-            (official); ``'bfloat16'``: the student's features are cast to bfloat16 and the ABF
-            chain runs under bfloat16 autocast (the BatchNorm statistics of the folded ``conv1``
-            and the running statistics stay float32; the fused maps come out in bfloat16 and
-            HCL computes in float32); ``'auto'``: ``'bfloat16'`` for features on a CPU with
-            bfloat16 arithmetic in hardware (AMX-BF16 or AVX512-BF16,
-            :func:`~mmreviewkd.utils.cpu_has_native_bf16`), ``'float32'`` everywhere else (GPU
-            runs use ``--amp``). Student, teacher and the other losses keep their own
-            precision. Under an enclosing autocast (``--amp``) nothing changes. Defaults to
-            ``'float32'``; the classification configs set ``'auto'`` (measured step time,
-            gradient deviation and accuracy in docs/benchmarks.md).
+        compute_dtype (str): The arithmetic of the review path: ``'float32'`` (official: the
+            features' own dtype); ``'bfloat16'``: the student's features are cast to bfloat16
+            and the ABF chain runs under bfloat16 autocast (the BatchNorm statistics of the
+            folded ``conv1`` and the running statistics stay float32; the fused maps come out
+            in bfloat16; HCL's fused levels compute in float32, its fallback pools in the maps'
+            dtype before a float32 MSE); ``'auto'``: ``'bfloat16'`` for float32 features on a
+            CPU with bfloat16 arithmetic in hardware (AMX-BF16 or AVX512-BF16,
+            :func:`~mmreviewkd.utils.cpu_has_native_bf16`), the features' own dtype everywhere
+            else (GPUs: use ``--amp``). Student, teacher and the other losses keep their own
+            precision. ``'auto'`` and ``'float32'`` leave an enclosing autocast (``--amp``)
+            as it is; ``'bfloat16'`` runs the review path in bfloat16 even inside an fp16
+            autocast (``--amp`` on a GPU). What it resolves to is logged once. Defaults to
+            ``'float32'``; the classification configs set ``'auto'`` (step time, gradient
+            deviation and accuracy in docs/benchmarks.md, "The review path in bfloat16").
         init_cfg (dict, optional): MMEngine init config. Defaults to None (the ABFs keep the
             official kaiming-uniform initialisation).
     """
@@ -82,6 +85,8 @@ class ReviewKDConnector(ShapeAwareConnector):
                 f'{compute_dtype!r}. Set it in the connector config '
                 '(`model.distiller.connectors.<name>.compute_dtype`).')
         self.compute_dtype = compute_dtype
+        # read once here: cpu_has_native_bf16 is cached, which torch.compile warns about
+        self._native_bf16 = compute_dtype == 'auto' and cpu_has_native_bf16()
         self._logged_dtype: Optional[str] = None  # what the log said the review path runs in
         self.cfg_in_channels = list(in_channels) if in_channels is not None else None
         self.cfg_out_channels = list(out_channels) if out_channels is not None else None
@@ -170,11 +175,19 @@ class ReviewKDConnector(ShapeAwareConnector):
         if not self.fixed_teacher_sizes:
             self._batch_teacher_sizes = [tuple(int(d) for d in s) for s in sizes]
 
-    def autocast_dtype(self, device: torch.device) -> Optional[torch.dtype]:
-        """The lower precision the review path runs in for features on ``device`` (None:
-        their own), from ``compute_dtype``."""
+    def autocast_dtype(self, device: torch.device,
+                       dtype: torch.dtype = torch.float32) -> Optional[torch.dtype]:
+        """The lower precision ``compute_dtype`` selects for features on ``device``.
+
+        Args:
+            device (torch.device): Where the student's features are.
+            dtype (torch.dtype): Their dtype (``'auto'`` lowers only float32).
+
+        Returns:
+            torch.dtype | None: ``torch.bfloat16``, or None to run in the features' dtype.
+        """
         if self.compute_dtype == 'bfloat16' or (
-                self.compute_dtype == 'auto' and device.type == 'cpu' and cpu_has_native_bf16()):
+                self._native_bf16 and device.type == 'cpu' and dtype == torch.float32):
             return torch.bfloat16
         return None
 
@@ -200,7 +213,7 @@ class ReviewKDConnector(ShapeAwareConnector):
         if len(sizes) != len(feature):
             raise ValueError(f'ReviewKDConnector: {len(sizes)} teacher sizes for '
                              f'{len(feature)} feature levels')
-        dtype = self.autocast_dtype(feature[0].device)
+        dtype = self.autocast_dtype(feature[0].device, feature[0].dtype)
         self._log_dtype(dtype, feature[0])
         if dtype is None:
             return self._review(feature, sizes)
@@ -210,6 +223,8 @@ class ReviewKDConnector(ShapeAwareConnector):
     def _log_dtype(self, dtype: Optional[torch.dtype], x: Tensor) -> None:
         """Say once (and again if it changes) what the review path runs in: 'auto' depends on
         the machine, and the dumped config does not show what it chose."""
+        if dtype is None and torch.is_autocast_enabled(x.device.type):
+            dtype = torch.get_autocast_dtype(x.device.type)  # an enclosing --amp
         running = str(dtype or x.dtype).replace('torch.', '')
         if running != self._logged_dtype:
             self._logged_dtype = running

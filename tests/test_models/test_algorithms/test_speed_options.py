@@ -126,18 +126,20 @@ def test_speed_options_keep_losses_and_gradients(algorithm, kind, options, toler
 # 2.2-2.3 % relative L2 for ReviewKD, 5.6-6.4 % for TSKD + ReviewKD, alone and with the other
 # defaults (docs/results/grad_deviation.json has the R56 -> R20 figures; the protocol's
 # accuracy in docs/benchmarks.md).
-@pytest.mark.parametrize('kind,tolerance', [('reviewkd', 5e-2), ('tskd', 1.2e-1)])
+@pytest.mark.parametrize('kind,hcl_rtol,tolerance', [('reviewkd', 1e-4, 5e-2),
+                                                     ('tskd', 1e-3, 1.2e-1)])
 @pytest.mark.parametrize('others', [{}, dict(split_attention=True, fused_ops=True,
                                              nested_pools=True, hcl_fused_ops=True,
                                              channels_last=True, teacher_fold_bn=True)],
                          ids=['alone', 'with_the_other_defaults'])
-def test_bfloat16_review_path_stays_within_bf16_rounding(algorithm, kind, tolerance, others):
+def test_bfloat16_review_path_stays_within_bf16_rounding(algorithm, kind, hcl_rtol, tolerance,
+                                                         others):
     reference, state = official_and_state(algorithm, kind)
     fast = algorithm(kind, **dict(OFFICIAL, compute_dtype='bfloat16', **others))
     ref_losses, ref_grads = losses_and_grads(reference, state)
     fast_losses, fast_grads = losses_and_grads(fast, state)
     for name, value in ref_losses.items():
-        rtol = 1e-3 if name == 'distill.loss_hcl' else 1e-5  # only the review path rounds
+        rtol = hcl_rtol if name == 'distill.loss_hcl' else 1e-5  # only the review path rounds
         torch.testing.assert_close(fast_losses[name], value, rtol=rtol, atol=1e-6, msg=name)
     assert set(ref_grads) == set(fast_grads)
     assert 1e-4 < relative_l2(fast_grads, ref_grads) <= tolerance  # it does round

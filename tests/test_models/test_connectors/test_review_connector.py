@@ -185,6 +185,8 @@ def test_auto_compute_dtype_is_bfloat16_only_on_a_cpu_with_native_bf16(monkeypat
         assert ReviewKDConnector(compute_dtype='auto').autocast_dtype(cuda) is None
         assert ReviewKDConnector(compute_dtype='bfloat16').autocast_dtype(cpu) == torch.bfloat16
         assert ReviewKDConnector().autocast_dtype(cpu) is None  # the default: float32
+        # 'auto' lowers float32 only: a float64 reference stays float64
+        assert ReviewKDConnector(compute_dtype='auto').autocast_dtype(cpu, torch.float64) is None
 
 
 def _relative(a, b):
@@ -205,8 +207,13 @@ def test_bfloat16_review_path_runs_in_bf16_within_bf16_rounding_of_float64(memor
     for p in bf16.parameters():
         p.data.add_(0.1 * torch.randn_like(p))
     bf16.to(memory_format=memory_format)
+    fp32 = ReviewKDConnector()
+    fp32.build_chain(shapes, shapes)
+    fp32.load_state_dict(bf16.state_dict())
+    fp32.to(memory_format=memory_format)
     feats = [torch.randn(8, *s).contiguous(memory_format=memory_format).requires_grad_()
              for s in shapes]
+    fp32([f.detach() for f in feats])
     t_feats = [torch.randn(8, *s) for s in shapes]
     out = bf16(feats)
     assert all(o.dtype == torch.bfloat16 for o in out)
@@ -214,7 +221,12 @@ def test_bfloat16_review_path_runs_in_bf16_within_bf16_rounding_of_float64(memor
     assert loss.dtype == torch.float32
     loss.backward()
     assert all(f.grad.dtype == torch.float32 for f in feats)
-    assert all(b.dtype == torch.float32 for n, b in bf16.named_buffers() if 'running' in n)
+    # the running statistics: float32, updated from the bf16 maps as from the fp32 ones
+    fp32_buffers = dict(fp32.named_buffers())
+    for name, buf in bf16.named_buffers():
+        if 'running' in name:
+            assert buf.dtype == torch.float32
+            torch.testing.assert_close(buf, fp32_buffers[name], rtol=2e-2, atol=2e-3, msg=name)
     # the reference: the official formulation in float64 on the same parameters
     feats64 = [f.detach().double().requires_grad_() for f in feats]
     ref = _ref_review(feats64, bf16.double(), [s[1] for s in shapes])

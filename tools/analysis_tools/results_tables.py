@@ -13,6 +13,8 @@ README; everything between the markers is replaced by the table rendered from NA
 * ``training_step``: ``docs/results/step.json`` (benchmark_step.py; its ``baseline_comparison``
   from compare_step_commits.py); ``step_summary``: its README summary;
 * ``training_step_amp``: ``docs/results/step_amp.json`` (benchmark_step.py --amp);
+* ``training_step_review_dtype``: ``docs/results/step_review_dtype.json`` (benchmark_step.py,
+  the review path in bf16 and in fp32);
 * ``bf16_protocol``: ``docs/results/bf16_protocol.json`` (amp_protocol.py);
 * ``bf16_review_protocol``: ``docs/results/bf16_review_protocol.json`` (amp_protocol.py
   --review-dtype);
@@ -52,6 +54,7 @@ SOURCES = dict(
     fmnist_previous='configs/fashion_mnist/benchmark_3seeds.json',
     training_step='docs/results/step.json',
     training_step_amp='docs/results/step_amp.json',
+    training_step_review_dtype='docs/results/step_review_dtype.json',
     bf16_protocol='docs/results/bf16_protocol.json',
     bf16_review_protocol='docs/results/bf16_review_protocol.json',
     step_profile='docs/results/profile_step.json',
@@ -67,7 +70,7 @@ FILES = {
     'docs/main_job.md': ['main_job_validation'],
     'docs/benchmarks.md': ['fmnist_protocol', 'fmnist_protocol_3seeds', 'fmnist_reproduction',
                            'training_step', 'step_profile', 'bf16_protocol', 'training_step_amp',
-                           'bf16_review_protocol', 'inference'],
+                           'bf16_review_protocol', 'training_step_review_dtype', 'inference'],
     'configs/fashion_mnist/README.md': ['fmnist_protocol'],
     'configs/reviewkd/README.md': ['fmnist_protocol', 'grad_deviation'],
     'configs/tskd/README.md': ['fmnist_protocol', 'early_exit'],
@@ -140,6 +143,10 @@ def training_step_amp() -> str:
     return training_step('training_step_amp')
 
 
+def training_step_review_dtype() -> str:
+    return training_step('training_step_review_dtype')
+
+
 def step_summary() -> str:
     return format_step_summary(_json('training_step'))
 
@@ -203,7 +210,8 @@ BLOCKS: Dict[str, Callable[[], str]] = dict(
     training_step=training_step, inference=inference, early_exit=early_exit,
     det_protocol=det_protocol, step_profile=step_profile, grad_deviation=grad_deviation,
     step_summary=step_summary, training_step_amp=training_step_amp, bf16_protocol=bf16_protocol,
-    bf16_review_protocol=bf16_review_protocol)
+    bf16_review_protocol=bf16_review_protocol,
+    training_step_review_dtype=training_step_review_dtype)
 
 
 def fill(text: str, name: str, body: str, path: str) -> str:

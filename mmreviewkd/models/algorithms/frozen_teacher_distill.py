@@ -61,7 +61,9 @@ class FrozenTeacherDistill(SingleTeacherDistill):
             (several mmcv ops assume NCHW-contiguous inputs).
         teacher_grad_mode (str): ``'no_grad'`` (default) or ``'inference_mode'``.
         compile_connectors (bool | dict): ``torch.compile`` every connector in place (state
-            dict keys unchanged); a dict is passed to ``torch.compile``. Defaults to False.
+            dict keys unchanged); a dict is passed to ``torch.compile``. With a connector in
+            bfloat16 (``ReviewKDConnector(compute_dtype=...)``) compiled and eager agree only to
+            bf16 rounding (the compiler fuses and rounds otherwise). Defaults to False.
         teacher_fold_bn (bool): Run the frozen teacher's conv -> BatchNorm pairs as one conv
             each, the BatchNorm folded into the conv's weights (same math up to float
             rounding; the model and its state dict are unchanged; see

@@ -220,6 +220,7 @@ class ReviewKDConnector(ShapeAwareConnector):
         with torch.autocast(device_type=feature[0].device.type, dtype=dtype):
             return self._review([x.to(dtype) for x in feature], sizes)
 
+    @torch.compiler.disable  # not traced: a compiled connector logs without recompiling
     def _log_dtype(self, dtype: Optional[torch.dtype], x: Tensor) -> None:
         """Say once (and again if it changes) what the review path runs in: 'auto' depends on
         the machine, and the dumped config does not show what it chose."""

@@ -16,8 +16,8 @@ README; everything between the markers is replaced by the table rendered from NA
 * ``training_step_review_dtype``: ``docs/results/step_review_dtype.json`` (benchmark_step.py,
   the review path in bf16 and in fp32);
 * ``bf16_protocol``: ``docs/results/bf16_protocol.json`` (amp_protocol.py);
-* ``bf16_review_protocol``: ``docs/results/bf16_review_protocol.json`` (amp_protocol.py
-  --review-dtype);
+* ``bf16_review_protocol`` / ``bf16_review_protocol_tskd``:
+  ``docs/results/bf16_review_protocol[_tskd].json`` (amp_protocol.py --review-dtype);
 * ``step_profile``: ``docs/results/profile_step.json`` (profile_step.py);
 * ``grad_deviation``: ``docs/results/grad_deviation.json`` (grad_deviation.py);
 * ``inference``: ``docs/results/inference.json`` (benchmark_inference.py);
@@ -57,6 +57,7 @@ SOURCES = dict(
     training_step_review_dtype='docs/results/step_review_dtype.json',
     bf16_protocol='docs/results/bf16_protocol.json',
     bf16_review_protocol='docs/results/bf16_review_protocol.json',
+    bf16_review_protocol_tskd='docs/results/bf16_review_protocol_tskd.json',
     step_profile='docs/results/profile_step.json',
     grad_deviation='docs/results/grad_deviation.json',
     inference='docs/results/inference.json',
@@ -70,7 +71,8 @@ FILES = {
     'docs/main_job.md': ['main_job_validation'],
     'docs/benchmarks.md': ['fmnist_protocol', 'fmnist_protocol_3seeds', 'fmnist_reproduction',
                            'training_step', 'step_profile', 'bf16_protocol', 'training_step_amp',
-                           'bf16_review_protocol', 'training_step_review_dtype', 'inference'],
+                           'bf16_review_protocol', 'bf16_review_protocol_tskd',
+                           'training_step_review_dtype', 'inference'],
     'configs/fashion_mnist/README.md': ['fmnist_protocol'],
     'configs/reviewkd/README.md': ['fmnist_protocol', 'grad_deviation'],
     'configs/tskd/README.md': ['fmnist_protocol', 'early_exit'],
@@ -143,6 +145,10 @@ def training_step_amp() -> str:
     return training_step('training_step_amp')
 
 
+def bf16_review_protocol_tskd() -> str:
+    return format_bf16_protocol(_json('bf16_review_protocol_tskd'))
+
+
 def training_step_review_dtype() -> str:
     return training_step('training_step_review_dtype')
 
@@ -210,7 +216,7 @@ BLOCKS: Dict[str, Callable[[], str]] = dict(
     training_step=training_step, inference=inference, early_exit=early_exit,
     det_protocol=det_protocol, step_profile=step_profile, grad_deviation=grad_deviation,
     step_summary=step_summary, training_step_amp=training_step_amp, bf16_protocol=bf16_protocol,
-    bf16_review_protocol=bf16_review_protocol,
+    bf16_review_protocol=bf16_review_protocol, bf16_review_protocol_tskd=bf16_review_protocol_tskd,
     training_step_review_dtype=training_step_review_dtype)
 
 

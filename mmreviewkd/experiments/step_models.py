@@ -26,9 +26,12 @@ KD_CONFIG = 'configs/fashion_mnist/kd_resnet56_resnet20_fmnist.py'
 def review_path_setting() -> str:
     """What the ReviewKD variants' review path runs in on this machine (the committed configs'
     ``compute_dtype='auto'``), for the settings of a step measurement."""
-    from mmreviewkd.utils import cpu_has_native_bf16
+    import torch
+
+    from mmreviewkd.models.connectors import ReviewKDConnector
+    lowered = ReviewKDConnector(compute_dtype='auto').autocast_dtype(torch.device('cpu'))
     return ("bfloat16 (compute_dtype='auto' on a CPU with AMX-BF16 / AVX512-BF16)"
-            if cpu_has_native_bf16() else "float32 (compute_dtype='auto', no bf16 units)")
+            if lowered is not None else "float32 (compute_dtype='auto', no bf16 units)")
 
 
 def config_path(variant: str, teacher: str, student: str) -> str:

@@ -5,8 +5,9 @@ Sapphire Rapids and later) oneDNN runs bfloat16 convolutions and matrix products
 at several times the float32 rate, both with half its memory traffic. Elsewhere PyTorch emulates
 bfloat16, which is slower than float32: an ``'auto'`` choice of bfloat16
 (``ReviewKDConnector(compute_dtype='auto')``) is made only where this returns True. Read from
-``/proc/cpuinfo`` (Linux, x86): other systems, ARM CPUs with bf16 instructions and a
-``DNNL_MAX_CPU_ISA`` below AVX512-BF16 get False, the conservative answer.
+``/proc/cpuinfo`` (Linux, x86): other systems and ARM CPUs with bf16 instructions get False,
+the conservative answer. A ``DNNL_MAX_CPU_ISA`` below AVX512-BF16 is not consulted: the flags
+still answer True there.
 """
 import functools
 

@@ -64,6 +64,11 @@ def test_channels_last_is_the_default_for_classifiers_only_and_can_be_turned_off
     assert seen == [True]
 
 
+# every speed option off: the official formulation in the default memory format
+OFFICIAL = dict(split_attention=False, fused_ops=False, nested_pools=False, hcl_fused_ops=False,
+                channels_last=False, teacher_fold_bn=False)
+
+
 def official_and_state(algorithm, kind):
     """The official formulation (fp32) with a teacher whose BatchNorms are far from identity
     (so ``teacher_fold_bn`` folds something), and its state dict."""
@@ -75,11 +80,6 @@ def official_and_state(algorithm, kind):
                 bn.weight.uniform_(0.5, 1.5), bn.bias.normal_(), bn.running_mean.normal_()
                 bn.running_var.uniform_(0.5, 2.0)
     return reference, copy.deepcopy(reference.state_dict())
-
-
-# every speed option off: the official formulation in the default memory format
-OFFICIAL = dict(split_attention=False, fused_ops=False, nested_pools=False, hcl_fused_ops=False,
-                channels_last=False, teacher_fold_bn=False)
 
 
 def relative_l2(grads, ref_grads):
